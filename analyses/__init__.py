@@ -1,0 +1,1 @@
+"""Runnable analyses: ``python -m analyses`` runs them all; see :mod:`analyses._runner`."""

@@ -1,0 +1,5 @@
+import sys
+
+from analyses._runner import main
+
+sys.exit(main())

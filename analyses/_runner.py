@@ -1,0 +1,241 @@
+"""The analysis runner: command line, per-analysis context, checks and summary.json.
+
+An analysis is a module in this package with
+
+* ``TITLE`` — one line saying what it shows;
+* ``run(ctx: Context) -> None`` — does the work, records every comparison with
+  :meth:`Context.check`, saves figures/posteriors through the context (atomically).
+
+``python -m analyses`` runs :data:`DEFAULT_ANALYSES`; ``python -m analyses NAME ...`` runs
+some (opt-in ones such as ``benchmark`` included); each module also runs as a script.
+Exit status: 0 all checks passed, 1 a check failed, 2 bad input (message, no traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import platform
+import sys
+import time
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from models.io import save_figure, save_netcdf, to_jsonable, write_json
+from models.validation import DataError
+
+#: Analyses run by a bare ``python -m analyses``, in order.
+DEFAULT_ANALYSES: list[str] = [
+    "closed_forms",
+]
+#: Analyses that run only when named (too long, or not part of the tie-out).
+OPT_IN_ANALYSES: list[str] = []
+
+
+@dataclass
+class Settings:
+    """What the user asked for; recorded in summary.json."""
+
+    seed: int = 20261124
+    quick: bool = False
+    out: Path = Path("results")
+    data: str | None = None
+
+    def as_dict(self) -> dict:
+        return {"seed": self.seed, "quick": self.quick, "out": str(self.out), "data": self.data}
+
+
+@dataclass
+class Check:
+    analysis: str
+    dataset: str
+    quantity: str
+    method: str
+    reference: str
+    value: object
+    reference_value: object
+    abs_error: float
+    tolerance: float
+    passed: bool
+    note: str = ""
+
+    def as_dict(self) -> dict:
+        return to_jsonable(self.__dict__)
+
+
+@dataclass
+class Context:
+    """Everything an analysis needs: settings, its output folder, seeded RNGs, check recording."""
+
+    name: str
+    settings: Settings
+    checks: list[Check] = field(default_factory=list)
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def out_dir(self) -> Path:
+        return self.settings.out / self.name
+
+    @property
+    def quick(self) -> bool:
+        return self.settings.quick
+
+    @property
+    def seed(self) -> int:
+        """The analysis' own seed, derived from the run seed and the analysis name."""
+        return (self.settings.seed + zlib.crc32(self.name.encode())) % (2**31)
+
+    def rng(self, stream: int = 0) -> np.random.Generator:
+        return np.random.default_rng([self.seed, stream])
+
+    def log(self, message: str) -> None:
+        print(f"  [{self.name}] {message}", flush=True)
+
+    def check(self, quantity: str, value, reference_value, *, method: str, reference: str,
+              atol: float | None = None, rtol: float | None = None, dataset: str = "",
+              note: str = "") -> bool:
+        """Record ``|value - reference_value| <= tolerance`` (elementwise max for arrays).
+
+        The tolerance is ``atol + rtol * max|reference_value|`` (either may be omitted).
+        """
+        if atol is None and rtol is None:
+            raise ValueError("give atol and/or rtol")
+        v = np.asarray(value, dtype=float)
+        r = np.asarray(reference_value, dtype=float)
+        err = float(np.max(np.abs(v - r))) if v.size else 0.0
+        tol = (atol or 0.0) + (rtol or 0.0) * float(np.max(np.abs(r)))
+        passed = bool(np.isfinite(err) and err <= tol)
+        if rtol is not None and not note:
+            note = f"relative tolerance {rtol:g}"
+        self.checks.append(Check(self.name, dataset, quantity, method, reference, v.tolist(), r.tolist(),
+                                 err, tol, passed, note))
+        return passed
+
+    def check_bound(self, quantity: str, value: float, bound: float, *, kind: str, method: str,
+                    dataset: str = "", note: str = "") -> bool:
+        """Record a one-sided check: ``kind`` is ``"<="`` or ``">="`` (e.g. R-hat <= 1.01)."""
+        value = float(value)
+        passed = bool(np.isfinite(value) and (value <= bound if kind == "<=" else value >= bound))
+        err = max(0.0, value - bound) if kind == "<=" else max(0.0, bound - value)
+        self.checks.append(Check(self.name, dataset, quantity, method, f"bound {kind} {bound:g}", value, bound,
+                                 float(err) if np.isfinite(err) else float("inf"), 0.0, passed,
+                                 note or f"one-sided: value {kind} {bound:g}"))
+        return passed
+
+    def save_figure(self, fig, filename: str) -> Path:
+        import matplotlib.pyplot as plt
+
+        path = save_figure(fig, self.out_dir / filename)
+        plt.close(fig)
+        return path
+
+    def save_netcdf(self, idata, filename: str) -> Path:
+        return save_netcdf(idata, self.out_dir / filename)
+
+    def write_json(self, filename: str, obj) -> Path:
+        return write_json(self.out_dir / filename, obj)
+
+
+def versions() -> dict:
+    import importlib.metadata as md
+
+    out = {"python": platform.python_version()}
+    for pkg in ("numpy", "scipy", "pymc", "pytensor", "pymc-extras", "arviz", "matplotlib", "xarray"):
+        try:
+            out[pkg] = md.version(pkg)
+        except md.PackageNotFoundError:
+            out[pkg] = None
+    return out
+
+
+def _parser(prog: str) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog=prog, description="Run the analyses and tie every estimate out against its closed form.")
+    p.add_argument("names", nargs="*", help="analyses to run (default: all of --list except opt-in ones)")
+    p.add_argument("--list", action="store_true", help="list the analyses and exit")
+    p.add_argument("--quick", action="store_true", help="small draws and grids (for tests and a first look)")
+    p.add_argument("--seed", type=int, default=Settings.seed, help="seed for every random path (default %(default)s)")
+    p.add_argument("--out", type=Path, default=Settings.out, help="output folder (default %(default)s)")
+    p.add_argument("--data", default=None,
+                   help="a data file (CSV with header, or whitespace .txt) to use instead of the shipped data set")
+    return p
+
+
+def load_analysis(name: str):
+    if name not in DEFAULT_ANALYSES + OPT_IN_ANALYSES:
+        raise DataError(f"unknown analysis {name!r}; choose from {DEFAULT_ANALYSES + OPT_IN_ANALYSES} (see --list).")
+    return importlib.import_module(f"analyses.{name}")
+
+
+def run_analyses(names: list[str], settings: Settings) -> dict:
+    """Run analyses, write ``<out>/summary.json``, return the summary dict."""
+    modules = [load_analysis(n) for n in names]  # unknown names fail before anything runs
+    checks: list[Check] = []
+    timings: dict[str, float] = {}
+    extras: dict[str, dict] = {}
+    for name, module in zip(names, modules):
+        print(f"[{name}] {module.TITLE}", flush=True)
+        start = time.perf_counter()
+        ctx = Context(name=name, settings=settings)
+        module.run(ctx)
+        timings[name] = round(time.perf_counter() - start, 2)
+        n_fail = sum(not c.passed for c in ctx.checks)
+        print(f"[{name}] done in {timings[name]:.1f} s: {len(ctx.checks) - n_fail}/{len(ctx.checks)} checks passed",
+              flush=True)
+        checks += ctx.checks
+        if ctx.extra:
+            extras[name] = ctx.extra
+    summary = {
+        "checks": [c.as_dict() for c in checks],
+        "seed": settings.seed,
+        "versions": versions(),
+        "settings": settings.as_dict() | {"analyses": names},
+        "analyses": extras,
+        "timings_seconds": timings,
+    }
+    write_json(settings.out / "summary.json", summary)
+    return summary
+
+
+def print_table(summary: dict, out: Path) -> None:
+    rows = summary["checks"]
+    if not rows:
+        return
+    width = min(60, max(len(f"{r['analysis']}: {r['quantity']}") for r in rows))
+    print(f"\n{'check':<{width}}  {'result':<6}  {'error':>10}  {'tolerance':>10}")
+    for r in rows:
+        label = f"{r['analysis']}: {r['quantity']}"[:width]
+        print(f"{label:<{width}}  {'pass' if r['passed'] else 'FAIL':<6}  {r['abs_error']:>10.3g}  {r['tolerance']:>10.3g}")
+    n_fail = sum(not r["passed"] for r in rows)
+    print(f"\n{len(rows) - n_fail}/{len(rows)} checks passed; summary: {out / 'summary.json'}")
+
+
+def main(argv: list[str] | None = None, prog: str = "python -m analyses") -> int:
+    args = _parser(prog).parse_args(argv)
+    if args.list:
+        for name in DEFAULT_ANALYSES + OPT_IN_ANALYSES:
+            tag = " (opt-in)" if name in OPT_IN_ANALYSES else ""
+            print(f"{name:<16} {importlib.import_module(f'analyses.{name}').TITLE}{tag}")
+        return 0
+    settings = Settings(seed=args.seed, quick=args.quick, out=args.out, data=args.data)
+    names = args.names or list(DEFAULT_ANALYSES)
+    try:
+        summary = run_analyses(names, settings)
+    except (DataError, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print_table(summary, settings.out)
+    return 0 if all(c["passed"] for c in summary["checks"]) else 1
+
+
+def main_for_script(module_file: str) -> int:
+    """Entry point for ``python analyses/<name>.py [options]``."""
+    name = Path(module_file).stem
+    return main([name] + sys.argv[1:], prog=f"python analyses/{name}.py")
+
+
+def summary_checks(path: Path) -> list[dict]:
+    return json.loads(Path(path).read_text())["checks"]
