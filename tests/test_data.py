@@ -1,0 +1,109 @@
+"""models.data: shipped data sets, user files, and clear errors for unreadable ones."""
+
+import hashlib
+import re
+
+import numpy as np
+import pytest
+
+from models.data import DATA_DIR, SHIPPED, load_dataset, read_matrix
+from models.validation import DataError
+
+EXPECTED_SHAPES = {"faithful": (272, 2), "bdims": (507, 3), "heights": (1050, 2)}
+
+
+def _readme_checksums() -> dict[str, str]:
+    text = (DATA_DIR / "README.md").read_text()
+    return dict(re.findall(r"\| `(\w+)\.csv` \| [^|]+ \| `([0-9a-f]{64})` \|", text))
+
+
+@pytest.mark.parametrize("name", sorted(SHIPPED))
+def test_shipped_file_matches_provenance_checksum(name):
+    digest = hashlib.sha256((DATA_DIR / SHIPPED[name]).read_bytes()).hexdigest()
+    assert _readme_checksums()[name] == digest
+
+
+@pytest.mark.parametrize("name", sorted(SHIPPED))
+def test_shipped_shapes_and_dtype(name):
+    ds = load_dataset(name)
+    assert ds.values.shape == EXPECTED_SHAPES[name]
+    assert ds.values.dtype == np.float64
+    assert len(ds.columns) == ds.values.shape[1]
+
+
+def test_faithful_equals_book_file(shared_data):
+    book = np.loadtxt(shared_data / "old_faithful.txt")
+    np.testing.assert_array_equal(load_dataset("faithful").values, book)
+
+
+def test_book_txt_loads_with_known_figures(shared_data):
+    ds = load_dataset(shared_data / "height_weight.txt")
+    assert ds.values.shape == (25000, 2)
+    assert ds.columns == ("col0", "col1")
+    np.testing.assert_allclose(ds.values.mean(axis=0), [172.7025, 57.6422], atol=5e-5)
+
+
+def test_bdims_sex_counts_as_documented():
+    male = load_dataset("bdims").column("male")
+    assert (male == 0).sum() == 260 and (male == 1).sum() == 247
+
+
+def test_heights_match_published_inch_summary():
+    # Irizarry, "Introduction to Data Science" (dslabs::heights, in inches): mean 68.32301, sd 4.078617.
+    inches = load_dataset("heights").column("height_cm") / 2.54
+    assert inches.mean() == pytest.approx(68.32301, abs=5e-6)
+    assert inches.std(ddof=1) == pytest.approx(4.078617, abs=5e-6)
+
+
+def test_select_by_name_and_position():
+    ds = load_dataset("bdims", columns=["weight_kg", 0])
+    assert ds.columns == ("weight_kg", "height_cm")
+    np.testing.assert_array_equal(ds.values[:, 1], load_dataset("bdims").column("height_cm"))
+
+
+def test_csv_integers_and_whitespace_txt(tmp_path):
+    csv_path = tmp_path / "mine.csv"
+    csv_path.write_text("a,b\n1,2\n3,4\n\n")
+    ds = load_dataset(csv_path)
+    assert ds.name == "mine" and ds.columns == ("a", "b")
+    np.testing.assert_array_equal(ds.values, [[1.0, 2.0], [3.0, 4.0]])
+    txt = tmp_path / "mine.txt"
+    txt.write_text("1.5  2\n3\t4e1\n")
+    np.testing.assert_array_equal(load_dataset(txt).values, [[1.5, 2.0], [3.0, 40.0]])
+
+
+@pytest.mark.parametrize(
+    "filename, content, pattern",
+    [
+        ("ragged.csv", "a,b\n1,2\n3\n", r"line 3: 1 value\(s\) where 2.*ragged"),
+        ("ragged.txt", "1 2\n3 4 5\n", r"line 2: 3 value\(s\) where 2"),
+        ("header.txt", "height weight\n1 2\n", r"line 1, column 1: 'height' is not a number.*save the file as \.csv"),
+        ("text.csv", "a,b\n1,x\n", r"line 2, column 2: 'x' is not a number"),
+        ("empty.csv", "", r"is empty"),
+        ("header_only.csv", "a,b\n", r"no rows of data"),
+        ("nan.csv", "a,b\n1,nan\n2,3\n", r"NaN"),
+        ("binary.txt", b"\xff\xfe\x00\x81", r"not a UTF-8 text file"),
+    ],
+)
+def test_malformed_files(tmp_path, filename, content, pattern):
+    path = tmp_path / filename
+    path.write_bytes(content if isinstance(content, bytes) else content.encode())
+    with pytest.raises(DataError, match=pattern):
+        load_dataset(path)
+
+
+def test_missing_file_names_the_shipped_alternatives(tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"No such data file.*faithful"):
+        load_dataset(tmp_path / "nope.csv")
+
+
+def test_directory_is_refused(tmp_path):
+    with pytest.raises(DataError, match="is a directory"):
+        read_matrix(tmp_path)
+
+
+def test_unknown_column(tmp_path):
+    with pytest.raises(DataError, match=r"no column 'x'.*\['eruptions_min', 'waiting_min'\]"):
+        load_dataset("faithful", columns=["x"])
+    with pytest.raises(DataError, match=r"column 5 does not exist"):
+        load_dataset("faithful").column(5)

@@ -1,0 +1,87 @@
+"""models.io: results are replaced atomically; a failure mid-write loses nothing."""
+
+import json
+import os
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from models import io  # noqa: E402
+
+
+def test_write_json_converts_numpy(tmp_path):
+    path = io.write_json(tmp_path / "a" / "r.json", {"x": np.arange(3), "y": np.float64(1.5), "z": [np.int32(2)]})
+    assert json.loads(path.read_text()) == {"x": [0, 1, 2], "y": 1.5, "z": [2]}
+
+
+def test_failure_mid_write_keeps_previous_bytes(tmp_path):
+    path = tmp_path / "result.json"
+    io.write_json(path, {"good": True})
+    before = path.read_bytes()
+
+    class Boom(RuntimeError):
+        pass
+
+    with pytest.raises(Boom):
+        with io.atomic_path(path) as tmp:
+            tmp.write_text('{"half": ')
+            raise Boom("interrupted")
+    assert path.read_bytes() == before
+    assert os.listdir(tmp_path) == ["result.json"]  # no temporary file left behind
+
+
+def test_interrupted_first_write_leaves_no_file(tmp_path):
+    path = tmp_path / "new.nc"
+    with pytest.raises(KeyboardInterrupt):
+        with io.atomic_path(path) as tmp:
+            tmp.write_bytes(b"partial")
+            raise KeyboardInterrupt
+    assert not path.exists()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_unserialisable_json_does_not_clobber(tmp_path):
+    path = tmp_path / "s.json"
+    io.write_json(path, {"v": 1})
+    with pytest.raises(TypeError):
+        io.write_json(path, {"v": object()})
+    assert json.loads(path.read_text()) == {"v": 1}
+    assert len(list(tmp_path.iterdir())) == 1
+
+
+def test_nonfinite_json_values_are_explicit(tmp_path):
+    path = io.write_json(tmp_path / "n.json", {"a": float("nan"), "b": float("inf")})
+    assert json.loads(path.read_text()) == {"a": None, "b": "inf"}
+
+
+def test_save_figure_png_is_valid_and_atomic(tmp_path):
+    fig, ax = plt.subplots()
+    ax.plot([0, 1], [0, 1])
+    path = io.save_figure(fig, tmp_path / "f.png")
+    plt.close(fig)
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["f.png"]
+
+
+def test_save_netcdf_round_trip_and_failure(tmp_path):
+    import arviz as az
+
+    idata = az.from_dict(posterior={"mu": np.random.default_rng(0).normal(size=(2, 50))})
+    path = io.save_netcdf(idata, tmp_path / "post.nc")
+    before = path.read_bytes()
+    np.testing.assert_array_equal(az.from_netcdf(path).posterior["mu"].values, idata.posterior["mu"].values)
+
+    class NotInferenceData:
+        def to_netcdf(self, filename):
+            with open(filename, "wb") as handle:
+                handle.write(b"CDF\x01 truncated")
+            raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        io.save_netcdf(NotInferenceData(), path)
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["post.nc"]
