@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from analyses.report import write_report
 from models.io import save_figure, save_netcdf, to_jsonable, write_json
 from models.validation import DataError
 
@@ -126,6 +127,28 @@ class Context:
                                  note or f"one-sided: value {kind} {bound:g}"))
         return passed
 
+    def record_diagnostics(self, label: str, diagnostics, *, dataset: str = "") -> bool:
+        """Gate a NUTS result: R-hat, bulk and tail ESS, divergences become checks, and the
+        full :class:`models.fitting.Diagnostics` goes into summary.json and the report.
+
+        Returns True when every criterion is met.
+        """
+        d = diagnostics
+        note = "; ".join(d.problems) or "converged"
+        method = f"NUTS ({label}, {d.n_draws} draws)"
+        ok = self.check_bound(f"{label}: max R-hat", d.rhat_max, d.rhat_required, kind="<=", method=method,
+                              dataset=dataset, note=note)
+        ok &= self.check_bound(f"{label}: min bulk ESS", d.ess_bulk_min, d.ess_required, kind=">=", method=method,
+                               dataset=dataset, note=note)
+        ok &= self.check_bound(f"{label}: min tail ESS", d.ess_tail_min, d.ess_required, kind=">=", method=method,
+                               dataset=dataset, note=note)
+        ok &= self.check_bound(f"{label}: divergences", d.divergences, 0, kind="<=", method=method,
+                               dataset=dataset, note=note)
+        self.extra.setdefault("diagnostics", {})[label] = d.as_dict()
+        if not ok:
+            self.log(f"WARNING: {label} did not meet the convergence criteria: {note}")
+        return bool(ok)
+
     def save_figure(self, fig, filename: str) -> Path:
         import matplotlib.pyplot as plt
 
@@ -197,6 +220,7 @@ def run_analyses(names: list[str], settings: Settings) -> dict:
         "timings_seconds": timings,
     }
     write_json(settings.out / "summary.json", summary)
+    write_report(summary, settings.out)
     return summary
 
 
@@ -210,7 +234,8 @@ def print_table(summary: dict, out: Path) -> None:
         label = f"{r['analysis']}: {r['quantity']}"[:width]
         print(f"{label:<{width}}  {'pass' if r['passed'] else 'FAIL':<6}  {r['abs_error']:>10.3g}  {r['tolerance']:>10.3g}")
     n_fail = sum(not r["passed"] for r in rows)
-    print(f"\n{len(rows) - n_fail}/{len(rows)} checks passed; summary: {out / 'summary.json'}")
+    print(f"\n{len(rows) - n_fail}/{len(rows)} checks passed; summary: {out / 'summary.json'}; "
+          f"report: {out / 'report.html'}")
 
 
 def main(argv: list[str] | None = None, prog: str = "python -m analyses") -> int:
