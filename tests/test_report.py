@@ -1,0 +1,93 @@
+"""analyses.report: the page is self-contained, every image decodes in a real browser, and the
+tie-out table has one row per check in summary.json."""
+
+import re
+import shutil
+import subprocess
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import pytest  # noqa: E402
+
+from analyses.report import render_report, write_report  # noqa: E402
+from models.io import save_figure  # noqa: E402
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+# Injected into a copy of the page only: counts decoded images once everything has loaded.
+PROBE = ("<script>window.addEventListener('load',()=>{const i=[...document.images];"
+         "document.body.setAttribute('data-images',i.filter(x=>x.complete&&x.naturalWidth>0).length+'/'+i.length);"
+         "document.body.setAttribute('data-rows',document.querySelectorAll('tr[data-check]').length)});</script>")
+
+
+def browser_probe(html_path, tmp_path) -> dict[str, str]:
+    """Open ``html_path`` in headless Chromium; return the probe's counts."""
+    if CHROMIUM is None:
+        pytest.skip("chromium is not installed (.ci/run installs Debian's chromium package)")
+    probed = tmp_path / "probed.html"
+    probed.write_text(html_path.read_text().replace("</body>", PROBE + "</body>"))
+    dom = subprocess.run(
+        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=10000", "--dump-dom",
+         probed.as_uri()],
+        capture_output=True, text=True, timeout=120, check=True,
+    ).stdout
+    body = re.search(r"<body([^>]*)>", dom).group(1)
+    return dict(re.findall(r'data-(\w+)="([^"]*)"', body))
+
+
+def screenshot(html_path, png_path, tmp_path) -> None:
+    subprocess.run(
+        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--hide-scrollbars", f"--user-data-dir={tmp_path / 'shot'}",
+         "--window-size=1280,2200", f"--screenshot={png_path}", html_path.as_uri()],
+        capture_output=True, timeout=120, check=True,
+    )
+
+
+def _fake_run(out):
+    for name, colour in (("alpha", "C0"), ("beta", "C1")):
+        fig, ax = plt.subplots(figsize=(4, 3))
+        ax.plot([0, 1, 2], [1, 0, 2], color=colour)
+        ax.set_title(name)
+        save_figure(fig, out / name / f"{name}_plot.png")
+        plt.close(fig)
+    checks = [
+        {"analysis": "alpha", "dataset": "d", "quantity": f"q{i}", "method": "MAP", "reference": "MLE",
+         "value": 1.0 + i, "reference_value": 1.0 + i, "abs_error": 0.0, "tolerance": 1e-6, "passed": True}
+        for i in range(3)
+    ] + [{"analysis": "beta", "dataset": "d", "quantity": "v<&>", "method": "NUTS", "reference": "exact",
+          "value": [[1.0, 2.0], [3.0, 4.0]], "reference_value": [[1.0, 2.0], [3.0, 4.1]], "abs_error": 0.1,
+          "tolerance": 0.01, "passed": False, "note": "4 MCSE"}]
+    diag = {"rhat_max": 1.002, "ess_bulk_min": 812.0, "ess_tail_min": 700.0, "divergences": 0,
+            "ess_required": 400.0, "converged": True, "problems": []}
+    return {"checks": checks, "seed": 5, "versions": {"pymc": "5.28"}, "timings_seconds": {"alpha": 1.0},
+            "settings": {"analyses": ["alpha", "beta"], "quick": True},
+            "analyses": {"beta": {"diagnostics": {"mu": diag}}}}
+
+
+def test_report_is_self_contained_and_escaped(tmp_path):
+    summary = _fake_run(tmp_path)
+    page = render_report(summary, tmp_path)
+    assert "http://" not in page and "https://" not in page
+    assert page.count("<img ") == 2 and page.count("data:image/png;base64,") == 2
+    assert page.count("<tr class=\"fail\" data-check>") == 1
+    assert "v&lt;&amp;&gt;" in page
+    assert "1 of 4 checks FAILED" in page
+    assert "812" in page  # diagnostics table
+
+
+def test_report_in_headless_chromium(tmp_path):
+    summary = _fake_run(tmp_path)
+    path = write_report(summary, tmp_path)
+    probe = browser_probe(path, tmp_path)
+    assert probe["images"] == "2/2"
+    assert int(probe["rows"]) == len(summary["checks"])
+
+
+def test_probe_detects_a_broken_image(tmp_path):
+    page = tmp_path / "broken.html"
+    page.write_text('<html><body><img src="data:image/png;base64,AAAA"></body></html>')
+    assert browser_probe(page, tmp_path)["images"] == "0/1"
