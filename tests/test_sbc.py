@@ -62,3 +62,91 @@ def test_thin_draws_interleaves_chains():
     assert thin_draws(np.zeros((2, 10, 3)), 6).shape == (6, 3)
     with pytest.raises(ValueError):
         thin_draws(draws, 21)
+
+
+# ----------------------------------------------------------------- exact-draw SBC of the closed forms
+# The prior is sampled, data simulated, and the *closed-form* posterior's exact draws ranked. A wrong
+# posterior formula (e.g. a missing factor in b_N) makes ranks non-uniform; a correct one passes.
+
+from models.conjugate import GammaPrecisionKnownMean, NormalGamma, NormalMeanKnownVariance, NormalWishart  # noqa: E402
+
+N_OBS = 8
+
+
+def _sbc_normal_mean(rng):
+    prior = NormalMeanKnownVariance(mu0=1.0, sigma0=2.0, sigma=1.5)
+    return simulate_ranks(
+        lambda r: prior.sample(r, 1),
+        lambda th, r: r.normal(th[0], prior.sigma, size=N_OBS),
+        lambda y, n, r: prior.posterior(y).sample(r, n)[:, None],
+        n_sims=N_SIMS, n_draws=L, rng=rng, names=["mu"])
+
+
+def _sbc_gamma_precision(rng):
+    prior = GammaPrecisionKnownMean(mu=0.5, a0=3.0, b0=2.0)
+    return simulate_ranks(
+        lambda r: prior.sample(r, 1),
+        lambda th, r: r.normal(prior.mu, th[0] ** -0.5, size=N_OBS),
+        lambda y, n, r: prior.posterior(y).sample(r, n)[:, None],
+        n_sims=N_SIMS, n_draws=L, rng=rng, names=["tau"])
+
+
+def _sbc_normal_gamma(rng):
+    prior = NormalGamma(mu0=0.0, kappa0=0.5, a0=3.0, b0=2.0)
+
+    def draw_prior(r):
+        d = prior.sample(r, 1)
+        return np.array([d.mu[0], d.tau[0]])
+
+    def draw_posterior(y, n, r):
+        d = prior.posterior(y).sample(r, n)
+        return np.column_stack([d.mu, d.tau])
+
+    return simulate_ranks(draw_prior, lambda th, r: r.normal(th[0], th[1] ** -0.5, size=N_OBS), draw_posterior,
+                          n_sims=N_SIMS, n_draws=L, rng=rng, names=["mu", "tau"])
+
+
+def _sbc_normal_wishart(rng):
+    prior = NormalWishart(m0=np.array([0.0, 1.0]), beta0=2.0, W0=np.array([[0.5, 0.1], [0.1, 0.3]]), nu0=5.0)
+    tril = np.tril_indices(2)
+
+    def flat(d, i):
+        return np.concatenate([d.mu[i], d.Lambda[i][tril]])
+
+    def draw_prior(r):
+        return flat(prior.sample(r, 1), 0)
+
+    def simulate(th, r):
+        mu = th[:2]
+        lam = np.zeros((2, 2))
+        lam[tril] = th[2:]
+        lam = lam + np.tril(lam, -1).T
+        return r.multivariate_normal(mu, np.linalg.inv(lam), size=N_OBS)
+
+    def draw_posterior(y, n, r):
+        d = prior.posterior(y).sample(r, n)
+        return np.stack([flat(d, i) for i in range(n)])
+
+    return simulate_ranks(draw_prior, simulate, draw_posterior, n_sims=N_SIMS, n_draws=L, rng=rng,
+                          names=["mu[0]", "mu[1]", "Lambda[0,0]", "Lambda[1,0]", "Lambda[1,1]"])
+
+
+@pytest.mark.parametrize("sbc", [_sbc_normal_mean, _sbc_gamma_precision, _sbc_normal_gamma, _sbc_normal_wishart],
+                         ids=["normal-mean", "gamma-precision", "normal-gamma", "normal-wishart"])
+def test_exact_conjugate_posteriors_are_calibrated(sbc, rng):
+    result = sbc(rng)
+    assert result.ranks.shape[0] == N_SIMS
+    assert result.min_pvalue > P_MIN, dict(zip(result.names, result.pvalues))
+
+
+def test_exact_sbc_detects_a_wrong_posterior_formula(rng):
+    # Dropping the prior's pseudo-observations from a_N (a_N = N/2 instead of a0 + N/2) must be caught.
+    prior = GammaPrecisionKnownMean(mu=0.5, a0=3.0, b0=2.0)
+
+    def wrong_posterior(y, n, r):
+        post = prior.posterior(y)
+        return r.gamma(post.a_N - prior.a0, 1.0 / post.b_N, size=(n, 1))
+
+    result = simulate_ranks(lambda r: prior.sample(r, 1), lambda th, r: r.normal(prior.mu, th[0] ** -0.5, size=N_OBS),
+                            wrong_posterior, n_sims=N_SIMS, n_draws=L, rng=rng)
+    assert result.min_pvalue < P_MIN
