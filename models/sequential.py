@@ -51,8 +51,8 @@ __all__ = [
 ]
 
 
-def _frozen(a) -> np.ndarray:
-    a = np.asarray(a, dtype=np.float64)
+def _frozen(a, dtype=np.float64) -> np.ndarray:
+    a = np.array(a, dtype=dtype)
     a.flags.writeable = False
     return a
 
@@ -137,8 +137,8 @@ def welford(x) -> RunningMoments:
         means[k], scatters[k] = mean, scatter
     scatters = 0.5 * (scatters + np.swapaxes(scatters, 1, 2))  # exact symmetry; the update is symmetric in theory
     if univariate:
-        return RunningMoments(_frozen(np.arange(1, n_rows + 1)), _frozen(means[:, 0]), _frozen(scatters[:, 0, 0]))
-    return RunningMoments(_frozen(np.arange(1, n_rows + 1)), _frozen(means), _frozen(scatters))
+        return RunningMoments(_frozen(np.arange(1, n_rows + 1), np.int64), _frozen(means[:, 0]), _frozen(scatters[:, 0, 0]))
+    return RunningMoments(_frozen(np.arange(1, n_rows + 1), np.int64), _frozen(means), _frozen(scatters))
 
 
 def _step_sizes(step, n_rows: int, sigma: float) -> np.ndarray:
@@ -243,7 +243,7 @@ def sequential_normal_mean(prior, x) -> NormalMeanTrajectory:
         prec[k + 1] = prec[k] + lam
         mu[k + 1] = (prec[k] * mu[k] + lam * x_n) / prec[k + 1]
     n = start.n_obs + np.arange(x.size + 1)
-    return NormalMeanTrajectory(_frozen(n), _frozen(mu), _frozen(1.0 / np.sqrt(prec)), start.sigma)
+    return NormalMeanTrajectory(_frozen(n, np.int64), _frozen(mu), _frozen(1.0 / np.sqrt(prec)), start.sigma)
 
 
 @dataclass(frozen=True, eq=False)
@@ -279,7 +279,7 @@ def sequential_gamma_precision(prior, x) -> GammaPrecisionTrajectory:
         a[k + 1] = a[k] + 0.5
         b[k + 1] = b[k] + 0.5 * (x_n - start.mu) ** 2
     n = start.n_obs + np.arange(x.size + 1)
-    return GammaPrecisionTrajectory(_frozen(n), _frozen(a), _frozen(b), start.mu)
+    return GammaPrecisionTrajectory(_frozen(n, np.int64), _frozen(a), _frozen(b), start.mu)
 
 
 @dataclass(frozen=True, eq=False)
@@ -322,7 +322,7 @@ def sequential_normal_gamma(prior, x) -> NormalGammaTrajectory:
         a[k + 1] = a[k] + 0.5
         b[k + 1] = b[k] + 0.5 * kappa[k] * (x_n - mu[k]) ** 2 / kappa[k + 1]
     n = start.n_obs + np.arange(x.size + 1)
-    return NormalGammaTrajectory(_frozen(n), _frozen(mu), _frozen(kappa), _frozen(a), _frozen(b))
+    return NormalGammaTrajectory(_frozen(n, np.int64), _frozen(mu), _frozen(kappa), _frozen(a), _frozen(b))
 
 
 @dataclass(frozen=True, eq=False)
@@ -381,5 +381,5 @@ def sequential_normal_wishart(prior, x) -> NormalWishartTrajectory:
     W = 0.5 * (W + np.swapaxes(W, 1, 2))
     W[0] = start.W_N  # the prior's own matrix, not a round trip through its inverse
     n = start.n_obs + np.arange(n_rows + 1)
-    return NormalWishartTrajectory(_frozen(n), _frozen(m), _frozen(beta), _frozen(W),
+    return NormalWishartTrajectory(_frozen(n, np.int64), _frozen(m), _frozen(beta), _frozen(W),
                                    _frozen(start.nu_N + np.arange(n_rows + 1, dtype=float)))
