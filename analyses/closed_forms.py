@@ -336,8 +336,9 @@ def check_sequential(ctx, s: Series, t: Table | None, priors: dict, nw_prior: No
         ctx.check("sequential Normal-Wishart: W_N", seq_nw.W_N[-1], batch_nw.W_N, method="one point at a time",
                   reference="batch Bishop 10.62", rtol=1e-10, dataset=t.name,
                   note="relative 1e-10: W_N passes through one SPD inverse")
-    return {"online": online, "rm_slow": robbins_monro_mean(x, np.sqrt(mle_var(x)), theta0=float(x[0]),
-                                                            step=lambda k: mle_var(x) / k**0.6),
+    sigma2 = mle_var(x)
+    rm_slow = robbins_monro_mean(x, np.sqrt(sigma2), theta0=float(x[0]), step=lambda k: sigma2 / k**0.6)
+    return {"online": online, "rm_slow": rm_slow,
             "welford_sd": np.sqrt(run.covariance(0)), "normal_mean": seq_nm, "normal_gamma": seq_ng}
 
 

@@ -3,8 +3,15 @@
 Pure numpy/scipy: this is the *truth* the PyMC models are compared with, so it never imports
 PyMC. Equation numbers refer to Bishop, *Pattern Recognition and Machine Learning* (PRML).
 
-Four priors, each a frozen dataclass whose ``.posterior(x)`` returns a frozen posterior
-dataclass. Every posterior has
+Four priors, each a frozen dataclass whose ``.posterior(x)`` returns a frozen posterior dataclass:
+
+* :class:`NormalMeanKnownVariance` -> :class:`NormalMeanPosterior` (``mu_N``, ``sigma_N``; σ known);
+* :class:`GammaPrecisionKnownMean` -> :class:`GammaPrecisionPosterior` (``a_N``, ``b_N``; μ known);
+* :class:`NormalGamma` -> :class:`NormalGammaPosterior` (``mu_N``, ``kappa_N``, ``a_N``, ``b_N``);
+* :class:`NormalWishart` (multivariate) -> :class:`NormalWishartPosterior` (``m_N``, ``beta_N``,
+  ``W_N``, ``nu_N``).
+
+Every posterior has
 
 * the posterior hyper-parameters, named with a ``_N`` suffix as in PRML (``mu_N``, ``a_N``, ...);
 * ``n_obs`` — how many observations it has absorbed;
@@ -14,14 +21,8 @@ dataclass. Every posterior has
 * ``marginal_*()`` — frozen scipy distributions of each parameter's marginal posterior;
 * ``update(x)`` — the posterior after more data (the posterior is the next prior, PRML 2.144).
 
-==========================================  ==============================  =====================
-prior (likelihood ``x_n | ... ~ N``)        posterior                       parameters
-==========================================  ==============================  =====================
-:class:`NormalMeanKnownVariance`            :class:`NormalMeanPosterior`    mu_N, sigma_N
-:class:`GammaPrecisionKnownMean`            :class:`GammaPrecisionPosterior` a_N, b_N
-:class:`NormalGamma`                        :class:`NormalGammaPosterior`   mu_N, kappa_N, a_N, b_N
-:class:`NormalWishart` (multivariate)       :class:`NormalWishartPosterior` m_N, beta_N, W_N, nu_N
-==========================================  ==============================  =====================
+Each prior also has ``as_posterior()`` (itself after N = 0 observations), and ``sample`` /
+``predictive`` for prior draws and the prior predictive.
 
 Gamma distributions use the *rate* b: Gam(τ | a, b) ∝ τ^(a-1) e^(-bτ), mean a/b (PRML 2.146).
 The Wishart uses PRML's scale matrix W: W(Λ | W, ν) ∝ |Λ|^((ν-D-1)/2) exp(-½ Tr(W⁻¹Λ)), mean νW
@@ -190,10 +191,10 @@ class NormalMeanKnownVariance:
     sigma0 : float > 0, prior standard deviation of μ.
     sigma : float > 0, known standard deviation of each observation.
 
-    Example
-    -------
-    >>> post = NormalMeanKnownVariance(mu0=170.0, sigma0=20.0, sigma=7.0).posterior(heights)
-    >>> post.mu_N, post.sigma_N, post.predictive().interval(0.95)
+    Example::
+
+        post = NormalMeanKnownVariance(mu0=170.0, sigma0=20.0, sigma=7.0).posterior(heights)
+        post.mu_N, post.sigma_N, post.predictive().interval(0.95)
     """
 
     mu0: float

@@ -21,7 +21,7 @@ import numbers
 import numpy as np
 from scipy import linalg
 
-from models.validation import DataError, validate_samples_1d, validate_samples_2d
+from models.validation import MAX_ABS_VALUE, DataError, validate_samples_1d, validate_samples_2d
 
 __all__ = [
     "mle_mean",
@@ -58,11 +58,14 @@ def validate_scalar(value, *, name: str, positive: bool = False, greater_than: f
     arr = np.asarray(value)
     if arr.ndim != 0 and arr.size != 1:
         raise DataError(f"{name} must be a single number, got an array of shape {arr.shape}.")
-    if arr.dtype.kind not in "biuf":
+    if arr.dtype.kind not in "iuf":
         raise DataError(f"{name} must be a real number, got dtype {arr.dtype}.")
     v = float(arr.reshape(()))
     if not np.isfinite(v):
         raise DataError(f"{name} must be finite, got {v}.")
+    if abs(v) > MAX_ABS_VALUE:
+        raise DataError(f"{name} = {v:.3g} is beyond {MAX_ABS_VALUE:.0e}: its square overflows float64. "
+                        "Rescale (change units) first.")
     if positive and not v > 0:
         raise DataError(f"{name} must be > 0, got {v:g}; it is a scale (a standard deviation, rate or count).")
     if greater_than is not None and not v > greater_than:
@@ -416,10 +419,10 @@ def covariance_ellipse(cov, n_std: float = 2.0) -> tuple[float, float, float]:
     height : float, full length of the minor axis (2 · n_std · √λ₂).
     angle_degrees : float in (-90, 90], counter-clockwise from the x-axis to the major axis.
 
-    Example
-    -------
-    >>> w, h, a = covariance_ellipse(cov, n_std=2)
-    >>> ax.add_patch(matplotlib.patches.Ellipse(mu, w, h, angle=a, fill=False))
+    Example::
+
+        w, h, a = covariance_ellipse(cov, n_std=2)
+        ax.add_patch(matplotlib.patches.Ellipse(mu, w, h, angle=a, fill=False))
     """
     cov = validate_covariance(cov, n_features=2)
     n_std = validate_scalar(n_std, name="n_std", positive=True)
