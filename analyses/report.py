@@ -27,9 +27,11 @@ header h1{margin:0;font-size:1.5rem} header p{margin:.3rem 0 0;opacity:.85}
 main{max-width:1200px;margin:0 auto;padding:1rem 2rem 3rem}
 section{background:#fff;border-radius:8px;box-shadow:0 1px 3px rgba(0,0,0,.08);margin:1.2rem 0;padding:1rem 1.5rem}
 h2{margin:.2rem 0 .4rem;font-size:1.25rem} .what{color:#444;white-space:pre-line;margin:.3rem 0 .8rem}
-table{border-collapse:collapse;width:100%;font-size:.85rem;margin:.5rem 0}
+.tablewrap{overflow-x:auto;max-height:32rem;overflow-y:auto;border:1px solid #e3e6ea;border-radius:6px}
+table{border-collapse:collapse;width:100%;font-size:.8rem;margin:0}
 th,td{border-bottom:1px solid #e3e6ea;padding:.3rem .45rem;text-align:left;vertical-align:top}
-th{background:#f0f2f5;position:sticky;top:0} td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+th{background:#f0f2f5;position:sticky;top:0} td.num{text-align:right;font-variant-numeric:tabular-nums;max-width:16rem}
+td small{color:#666}
 tr.fail td{background:#fde8e8} .pass{color:#13794a;font-weight:600} .fail-tag{color:#b3261e;font-weight:700}
 .badge{display:inline-block;border-radius:999px;padding:.1rem .6rem;font-size:.8rem;font-weight:600;margin-left:.5rem}
 .badge.ok{background:#dff3e7;color:#13794a} .badge.bad{background:#fde8e8;color:#b3261e}
@@ -43,8 +45,8 @@ nav a{color:#fff;margin-right:1rem;font-size:.9rem} code{background:#f0f2f5;padd
 def _fmt(value) -> str:
     if isinstance(value, list):
         flat = _flatten(value)
-        text = ", ".join(_fmt(v) for v in flat[:6])
-        return f"[{text}{', …' if len(flat) > 6 else ''}]"
+        text = ", ".join(_fmt(v) for v in flat[:4])
+        return f"[{text}{f', … ({len(flat)} values)' if len(flat) > 4 else ''}]"
     if isinstance(value, float):
         return f"{value:.6g}"
     return html.escape(str(value))
@@ -64,6 +66,12 @@ def _description(name: str) -> tuple[str, str]:
     return getattr(module, "TITLE", name), (module.__doc__ or "").strip()
 
 
+def _inline_code(text: str) -> str:
+    """Escape a docstring and show its ``literal`` spans as code."""
+    parts = html.escape(text).split("``")
+    return "".join(f"<code>{p}</code>" if i % 2 else p for i, p in enumerate(parts))
+
+
 def _checks_table(rows: list[dict]) -> str:
     head = ("<tr><th>quantity</th><th>dataset</th><th>method</th><th>reference</th><th>value</th>"
             "<th>reference value</th><th>|error|</th><th>tolerance</th><th>result</th></tr>")
@@ -73,12 +81,13 @@ def _checks_table(rows: list[dict]) -> str:
         tag = '<span class="pass">pass</span>' if r["passed"] else '<span class="fail-tag">FAIL</span>'
         note = f'<br><small>{html.escape(r.get("note", ""))}</small>' if r.get("note") else ""
         body.append(
-            f'<tr{cls} data-check><td>{html.escape(r["quantity"])}{note}</td><td>{html.escape(r["dataset"])}</td>'
+            f'<tr{cls} data-check><td>{html.escape(r["quantity"])}</td><td>{html.escape(r["dataset"])}</td>'
             f'<td>{html.escape(r["method"])}</td><td>{html.escape(r["reference"])}</td>'
             f'<td class="num">{_fmt(r["value"])}</td><td class="num">{_fmt(r["reference_value"])}</td>'
-            f'<td class="num">{_fmt(r["abs_error"])}</td><td class="num">{_fmt(r["tolerance"])}</td><td>{tag}</td></tr>'
+            f'<td class="num">{_fmt(r["abs_error"])}</td><td class="num">{_fmt(r["tolerance"])}{note}</td>'
+            f"<td>{tag}</td></tr>"
         )
-    return f'<table class="checks"><thead>{head}</thead><tbody>{"".join(body)}</tbody></table>'
+    return f'<div class="tablewrap"><table class="checks"><thead>{head}</thead><tbody>{"".join(body)}</tbody></table></div>'
 
 
 def _diagnostics_table(extra: dict) -> str:
@@ -124,7 +133,7 @@ def render_report(summary: dict, out: Path) -> str:
         nav.append(f'<a href="#{name}">{html.escape(name)}</a>')
         sections.append(
             f'<section id="{name}"><h2>{html.escape(title)}{badge}</h2>'
-            f'<div><code>{html.escape(name)}</code>{seconds}</div><p class="what">{html.escape(doc)}</p>'
+            f'<div><code>{html.escape(name)}</code>{seconds}</div><p class="what">{_inline_code(doc)}</p>'
             f"{_checks_table(rows) if rows else ''}{_diagnostics_table(summary.get('analyses', {}).get(name, {}))}"
             f"{_figures(out / name)}</section>"
         )
