@@ -305,7 +305,8 @@ def _em_run(x, w, mu, cov, chol, *, covariance_type, reg_covar, tol, tol_on, max
 def _collapse_report(x, state, covariance_type, reg_covar) -> str | None:
     """A sentence naming empty or collapsed components, or None if all are healthy."""
     nk = state["responsibilities"].sum(axis=0)                            # (K,)
-    problems = [f"component {k} is (nearly) empty (N_k = {nk[k]:.3g})" for k in np.flatnonzero(nk < MIN_COMPONENT_SIZE)]
+    problems = [f"component {k} is (nearly) empty (N_k = {nk[k]:.3g})"
+                for k in np.flatnonzero(nk < MIN_COMPONENT_SIZE)]
     cov = state["covariances"]
     smallest = {
         "full": lambda: np.linalg.eigvalsh(cov)[:, 0],                      # (K,)

@@ -136,7 +136,8 @@ def _validate_covariances(cov, covariance_type: str, *, n_components: int, n_fea
         bad = np.flatnonzero(np.atleast_1d(asym > SYMMETRY_RTOL * scale))
         if bad.size:
             which = f"covariance of component {int(bad[0])}" if covariance_type == "full" else "the tied covariance"
-            raise DataError(f"{which} is not symmetric; a covariance must equal its transpose, e.g. use (C + C.T) / 2.")
+            raise DataError(f"{which} is not symmetric; a covariance must equal its transpose, "
+                            "e.g. use (C + C.T) / 2.")
         arr = 0.5 * (arr + np.swapaxes(arr, -1, -2))
     return arr
 
@@ -161,7 +162,8 @@ def _cholesky_factors(cov: np.ndarray, covariance_type: str, *, context: str = "
         bad = np.any(cov <= 0, axis=1) if cov.ndim == 2 else cov <= 0     # (K,)
         if bad.any():
             k = int(np.flatnonzero(bad)[0])
-            raise DataError(f"variance of component {k} is not positive ({float(np.min(cov[k])):.3g}){context}; {fix}.")
+            raise DataError(f"variance of component {k} is not positive ({float(np.min(cov[k])):.3g}){context}; "
+                            f"{fix}.")
         return np.sqrt(cov)
     stack = cov if covariance_type == "full" else cov[None]
     chol = None

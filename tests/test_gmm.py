@@ -246,7 +246,8 @@ def test_bad_input_raises_dataerror_naming_the_problem(call, match):
 
 
 def test_non_spd_message_gives_a_fix():
-    with pytest.raises(DataError, match=r"component 1 is not positive definite \(smallest eigenvalue -1\); pass a symmetric positive-definite"):
+    fix = r"component 1 is not positive definite \(smallest eigenvalue -1\); pass a symmetric positive-definite"
+    with pytest.raises(DataError, match=fix):
         gmm.component_log_densities(GOOD_X, GOOD_MU, NON_SPD)
 
 
