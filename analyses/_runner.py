@@ -32,6 +32,8 @@ from models.validation import DataError
 #: Analyses run by a bare ``python -m analyses``, in order.
 DEFAULT_ANALYSES: list[str] = [
     "closed_forms",
+    # Gaussian models in PyMC
+    # Gaussian mixture models in PyMC
 ]
 #: Analyses that run only when named (too long, or not part of the tie-out).
 OPT_IN_ANALYSES: list[str] = []
