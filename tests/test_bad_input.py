@@ -8,11 +8,14 @@ the inputs are listed once in BAD_INPUTS. Each pair is one test.
 import numpy as np
 import pytest
 
-from models import conjugate, gaussian, sequential
+from models import conjugate, em, gaussian, gmm, sequential
 from models.validation import DataError
 
 GOOD_1D = np.array([1.0, 2.5, 3.0, 4.5, 2.0])
 GOOD_2D = np.array([[1.0, 2.0], [2.0, 1.5], [3.0, 4.0], [0.5, 1.0], [2.5, 3.5]])
+#: A fixed 2-component mixture in 2-D, and labels for GOOD_2D's five rows.
+W2, MU2, COV2 = np.array([0.4, 0.6]), np.array([[1.0, 1.5], [2.5, 3.0]]), np.array([np.eye(2), 2 * np.eye(2)])
+Z5 = np.array([0, 0, 1, 0, 1])
 
 #: name -> (function of the data, "1d", "2d", or "any" for functions taking (N,) or (N, D))
 ENTRY_POINTS = {
@@ -31,6 +34,12 @@ ENTRY_POINTS = {
     "conjugate.NormalWishart": (lambda x: conjugate.NormalWishart(np.zeros(2), 1.0, np.eye(2), 3.0).posterior(x), "2d"),
     "sequential.online_mean": (sequential.online_mean, "1d"),
     "sequential.welford": (sequential.welford, "any"),
+    "gmm.gmm_log_likelihood": (lambda x: gmm.gmm_log_likelihood(x, W2, MU2, COV2), "2d"),
+    "gmm.responsibilities": (lambda x: gmm.responsibilities(x, W2, MU2, COV2), "2d"),
+    "gmm.complete_data_mle": (lambda x: gmm.complete_data_mle(x, Z5[: len(x)] if hasattr(x, "__len__") else Z5, 2),
+                              "2d"),
+    "gmm.bic": (lambda x: gmm.bic(x, W2, MU2, COV2), "2d"),
+    "em.fit_em": (lambda x: em.fit_em(x, 1, seed=0), "2d"),
 }
 
 
@@ -96,6 +105,13 @@ def _numbers(result):
     (lambda: gaussian.mvn_logpdf(GOOD_2D, np.zeros(2), np.array([[1.0, 2.0], [2.0, 1.0]])), r"positive definite"),
     (lambda: conjugate.NormalWishart(np.zeros(2), 1.0, np.eye(2), 0.5), r"nu0"),
     (lambda: conjugate.NormalGamma(0.0, -1.0, 1.0, 1.0), r"kappa0"),
+    (lambda: em.fit_em(GOOD_2D, 6, seed=0), r"5 row\(s\) but at least 6 are needed"),
+    (lambda: em.fit_em(GOOD_2D, 0, seed=0), r"n_components"),
+    (lambda: em.fit_em(GOOD_2D, 2.5, seed=0), r"n_components"),
+    (lambda: em.fit_em(GOOD_2D, "2", seed=0), r"n_components"),
+    (lambda: em.fit_em(np.column_stack([GOOD_1D, np.full(5, 7.0)]), 2, seed=0), r"constant column"),
+    (lambda: gmm.gmm_log_likelihood(GOOD_2D, W2, MU2, np.array([np.eye(2), -np.eye(2)])), r"positive definite"),
+    (lambda: gmm.complete_data_mle(GOOD_2D, np.array([0, 0, 1, 0, 3]), 2), r"z must lie in 0..1"),
 ])
 def test_too_few_rows_constant_columns_and_bad_parameters(func, pattern):
     with pytest.raises(DataError, match=pattern):
