@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from analyses.report import write_report
+from models.data import load_dataset
 from models.io import save_figure, save_netcdf, to_jsonable, write_json
 from models.validation import DataError
 
@@ -198,6 +199,9 @@ def load_analysis(name: str):
 def run_analyses(names: list[str], settings: Settings) -> dict:
     """Run analyses, write ``<out>/summary.json``, return the summary dict."""
     modules = [load_analysis(n) for n in names]  # unknown names fail before anything runs
+    if settings.data:  # a missing or malformed --data file fails before anything runs or is written
+        ds = load_dataset(settings.data)
+        print(f"data: {ds.name} ({ds.values.shape[0]} rows; columns {', '.join(ds.columns)})", flush=True)
     checks: list[Check] = []
     timings: dict[str, float] = {}
     extras: dict[str, dict] = {}
