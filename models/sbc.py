@@ -18,8 +18,8 @@ from typing import Callable
 import numpy as np
 from scipy import stats
 
-__all__ = ["SBCResult", "simulate_ranks", "rank_uniformity", "thin_draws", "nuts_posterior_sampler",
-           "plot_rank_ecdfs"]
+__all__ = ["SBCResult", "simulate_ranks", "rank_uniformity", "thin_draws", "with_swappable_observed",
+           "pymc_sbc", "plot_rank_ecdfs"]
 
 
 @dataclass(frozen=True)
@@ -127,30 +127,89 @@ def thin_draws(draws: np.ndarray, n_keep: int) -> np.ndarray:
     return np.concatenate(kept, axis=0)
 
 
-def nuts_posterior_sampler(build_model: Callable, var_names: list[str], *, draws: int = 1000, tune: int = 500,
-                           chains: int = 2, target_accept: float = 0.9) -> Callable:
-    """A ``draw_posterior`` for :func:`simulate_ranks` that runs NUTS on ``build_model(y)``.
+def with_swappable_observed(model, observed: str):
+    """A copy of ``model`` whose observed data for ``observed`` is a shared variable.
 
-    The returned callable thins to the requested number of draws and reports the worst R-hat
-    and the divergences of every simulation (kept in ``SBCResult.extra``).
+    Returns ``(model, shared)``; ``shared.set_value(y)`` swaps the data in place, so a NUTS step
+    compiled once serves every simulation (compiling per simulation would cost more than
+    sampling). Works on any PyMC model, whether or not its builder used ``pm.Data``: the
+    observed constant is replaced in the model's function graph.
+    """
+    import pytensor
+    from pymc.model.fgraph import ModelObservedRV, fgraph_from_model, model_from_fgraph
+
+    fgraph, _ = fgraph_from_model(model)
+    target = None
+    for node in fgraph.toposort():
+        if isinstance(node.op, ModelObservedRV) and node.outputs[0].name == observed:
+            target = node.inputs[1]
+    if target is None:
+        names = [v.name for v in model.observed_RVs]
+        raise ValueError(f"model has no observed variable {observed!r}; observed variables: {names}")
+    shared = pytensor.shared(np.asarray(target.data if hasattr(target, "data") else target.eval()),
+                             name=f"{observed}_sbc_data")
+    fgraph.replace(target, shared, import_missing=True)
+    return model_from_fgraph(fgraph, mutate_fgraph=True), shared
+
+
+def pymc_sbc(model, observed: str, var_names: list[str], *, n_sims: int, n_draws: int, seed: int,
+             draws: int = 1000, tune: int = 1000, chains: int = 2, target_accept: float = 0.9,
+             keep_prior=None, n_bins: int = 20, progress: Callable | None = None) -> SBCResult:
+    """SBC of NUTS on a PyMC model, prior and likelihood taken from the model itself.
+
+    1. (θ̃_s, ỹ_s), s = 1..S, are joint draws of ``pm.sample_prior_predictive``. Forward sampling
+       ignores constraints that live only in a transform (e.g. ``ordered``): pass
+       ``keep_prior(prior_group, i) -> bool`` to keep only admissible draws (rejection sampling
+       gives exactly the constrained prior the model's density defines).
+    2. NUTS (one compiled step, reused through :func:`with_swappable_observed`) runs
+       ``chains x draws`` per simulation; the draws are thinned per chain to ``n_draws``
+       near-independent draws (:func:`thin_draws`) and ranked against θ̃_s.
+
+    ``extra`` records, per simulation, the worst R-hat, the smallest bulk ESS and the
+    divergences, so a miscalibration can be told apart from a sampler that did not converge.
     """
     import arviz as az
     import pymc as pm
 
-    def draw_posterior(y, n_draws, rng):
-        model = build_model(y)
-        with model:
-            idata = pm.sample(draws=draws, tune=tune, chains=chains, cores=1, target_accept=target_accept,
-                              random_seed=int(rng.integers(2**31)), progressbar=False,
-                              compute_convergence_checks=False, var_names=var_names)
-        post = idata.posterior
-        kept = np.concatenate(
-            [thin_draws(post[v].values, n_keep=n_draws).reshape(n_draws, -1) for v in var_names], axis=1)
-        info = {"rhat_max": float(max(np.nanmax(az.rhat(post[v]).values) for v in var_names)),
-                "divergences": int(idata.sample_stats["diverging"].values.sum())}
-        return kept, info
+    rng = np.random.default_rng(seed)
+    pool = n_sims
+    while True:
+        prior = pm.sample_prior_predictive(draws=pool, model=model, random_seed=int(rng.integers(2**31)),
+                                           var_names=list(var_names) + [observed])
+        keep = [i for i in range(pool) if keep_prior is None or keep_prior(prior.prior, i)]
+        if len(keep) >= n_sims:
+            break
+        if pool > 1000 * n_sims:
+            raise ValueError("keep_prior rejects almost every prior draw; check the constraint")
+        pool *= 4
+    keep = keep[:n_sims]
+    truth = np.concatenate([prior.prior[v].values[0, keep].reshape(n_sims, -1) for v in var_names], axis=1)
+    data = prior.prior_predictive[observed].values[0, keep]
 
-    return draw_posterior
+    sbc_model, shared = with_swappable_observed(model, observed)
+    with sbc_model:
+        step = pm.NUTS(target_accept=target_accept)
+    ranks, extra = [], {"rhat_max": [], "ess_bulk_min": [], "divergences": []}
+    for s in range(n_sims):
+        shared.set_value(np.asarray(data[s], dtype=shared.get_value().dtype))
+        with sbc_model:
+            idata = pm.sample(draws=draws, tune=tune, chains=chains, cores=1, step=step,
+                              random_seed=int(rng.integers(2**31)), progressbar=False,
+                              compute_convergence_checks=False, var_names=list(var_names))
+        post = idata.posterior
+        kept = np.concatenate([thin_draws(post[v].values, n_keep=n_draws).reshape(n_draws, -1) for v in var_names],
+                              axis=1)
+        ranks.append((kept < truth[s]).sum(axis=0))
+        extra["rhat_max"].append(float(np.nanmax(az.rhat(post, var_names=list(var_names)).to_array().values)))
+        extra["ess_bulk_min"].append(float(np.nanmin(az.ess(post, var_names=list(var_names)).to_array().values)))
+        extra["divergences"].append(int(idata.sample_stats["diverging"].values.sum()))
+        if progress is not None:
+            progress(s + 1, n_sims)
+    ranks = np.asarray(ranks, dtype=int)
+    chi2, pvalues = rank_uniformity(ranks, n_draws, n_bins)
+    names = [f"{v}[{i}]" if prior.prior[v].values[0, 0].size > 1 else v
+             for v in var_names for i in range(prior.prior[v].values[0, 0].size)]
+    return SBCResult(ranks, n_draws, tuple(names), n_bins, chi2, pvalues, extra)
 
 
 def plot_rank_ecdfs(result: SBCResult, *, ci_prob: float = 0.99, max_panels: int = 12, title: str = ""):
