@@ -125,6 +125,7 @@ __all__ = [
     "sample_gmm_posterior",
     "natural_parameters",
     "mixture_log_density",
+    "log_likelihood_function",
 ]
 
 PRIORS = ("weak", "flat")
@@ -1063,6 +1064,41 @@ def fit_gmm_map(model, *, start="kmeans++", seed=None, method: str = "BFGS", gto
                   compile_seconds=compile_seconds, start=start_name, n_obs=n)
 
 
+_LOGLIK_FNS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def log_likelihood_function(model):
+    """Compiled per-point ln p(x_n) of the model's ``x`` in **data units**, as a function of a point.
+
+    Parameters
+    ----------
+    model : a model built by this module; for ``pymc_extras.marginalize(generative, ["z"])``
+        copy the spec first (``marginal.gmm_spec = generative.gmm_spec``).
+
+    Returns
+    -------
+    callable ``f(point) -> ndarray (N,)``, where ``point`` maps the free variables' names to
+    constrained values (as :func:`parameters_to_point` gives). Compiled once per model.
+    """
+    cached = _LOGLIK_FNS.get(model)
+    if cached is not None:
+        return cached
+    spec = gmm_spec(model)
+    fn = model.compile_fn(model.logp(vars=[model["x"]], sum=False)[0], inputs=model.value_vars,
+                          on_unused_input="ignore")
+    pairs = [(v.name, model.values_to_rvs[v].name, model.rvs_to_transforms[model.values_to_rvs[v]])
+             for v in model.value_vars]
+    shift = spec.standardization.log_jacobian
+
+    def log_likelihood(point: dict) -> np.ndarray:
+        values = {value_name: _forward(t, np.asarray(point[rv_name], dtype=float))
+                  for value_name, rv_name, t in pairs if rv_name in point}
+        return np.asarray(fn(values)) + shift
+
+    _LOGLIK_FNS[model] = log_likelihood
+    return log_likelihood
+
+
 # --------------------------------------------------------------------------- NUTS and posterior
 
 
@@ -1123,7 +1159,8 @@ def posterior_parameters(idata, spec: GMMSpec) -> dict[str, np.ndarray]:
     return {"w": w, "mu": mu, "cov": cov}
 
 
-def posterior_responsibilities(idata, x, spec: GMMSpec, *, max_draws: int | None = None) -> np.ndarray:
+def posterior_responsibilities(idata, x, spec: GMMSpec, *, max_draws: int | None = None,
+                               return_sd: bool = False):
     r"""Posterior class probabilities :math:`p(z_n = k \mid x) = \mathbb{E}[\gamma_{nk}(\theta)]`.
 
     Averages the per-draw responsibilities (log space) over the posterior draws — what
@@ -1132,10 +1169,11 @@ def posterior_responsibilities(idata, x, spec: GMMSpec, *, max_draws: int | None
     Parameters
     ----------
     x : (N, D) data in data units. max_draws : thin to at most this many draws (evenly).
+    return_sd : also return the posterior sd of each γ_nk (how uncertain the assignment is).
 
     Returns
     -------
-    ndarray (N, K), rows summing to 1.
+    ndarray (N, K), rows summing to 1 (and the (N, K) sd when ``return_sd``).
     """
     x = validate_samples_2d(x, name="x", n_features=spec.n_features, allow_constant=True)
     point = _posterior_point(idata, spec)
@@ -1148,7 +1186,7 @@ def posterior_responsibilities(idata, x, spec: GMMSpec, *, max_draws: int | None
     f = features(spec.standardization.apply(x), spec.covariance_type)                            # (N, P)
     lp = np.einsum("np,spk->snk", f, a) + b[:, None, :]                                          # (S, N, K)
     resp = np.exp(lp - logsumexp(lp, axis=-1, keepdims=True))
-    return resp.mean(axis=0)
+    return (resp.mean(axis=0), resp.std(axis=0)) if return_sd else resp.mean(axis=0)
 
 
 def predictive_in_data_units(idata, spec: GMMSpec) -> np.ndarray:
