@@ -35,6 +35,7 @@ DEFAULT_ANALYSES: list[str] = [
     "closed_forms",
     # Gaussian models in PyMC
     # Gaussian mixture models in PyMC
+    "gmm_sampling",
 ]
 #: Analyses that run only when named (too long, or not part of the tie-out).
 OPT_IN_ANALYSES: list[str] = []

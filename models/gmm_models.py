@@ -685,7 +685,8 @@ def _complete_random(a, b0, z, mu, u, rng=None, size=None):
 
 def gmm_marginal_model(x, n_components, *, covariance_type: str = "full", priors: str = "weak",
                        columns=None, dirichlet_alpha: float = DIRICHLET_ALPHA, mu_prior_sd: float = MU_PRIOR_SD,
-                       wishart_dof: float | None = None, standardization: Standardization | None = None):
+                       wishart_dof: float | None = None, standardization: Standardization | None = None,
+                       ordered: bool = True):
     r"""The marginalized GMM for fitting: ``x ~ Σ_k w_k N(μ_k, Σ_k)`` with ``z`` summed out.
 
     Parameters
@@ -697,6 +698,10 @@ def gmm_marginal_model(x, n_components, *, covariance_type: str = "full", priors
     columns : D feature names for the ``feature`` coordinate (default ``x0, x1, ...``).
     dirichlet_alpha, mu_prior_sd, wishart_dof : the weak prior's settings (module docstring).
     standardization : override the data's own mean/sd (e.g. to share it between models).
+    ordered : order the components by the first coordinate of the mean (default). ``False``
+        leaves the labels free: for label-invariant uses only (log-likelihood, LOO, predictive
+        density) of overfitted mixtures, whose empty components otherwise pile up against the
+        ordering boundary (see ``analyses/choosing_k.py``).
 
     Returns
     -------
@@ -722,7 +727,7 @@ def gmm_marginal_model(x, n_components, *, covariance_type: str = "full", priors
         pm.Data("loc", spec.standardization.loc, dims="feature")
         pm.Data("scale", spec.standardization.scale, dims="feature")
         x_data = pm.Data("x_std", x_s, dims=("obs", "feature"))
-        params = _free_parameters(spec)
+        params = _free_parameters(spec, ordered=bool(ordered))
         a, b0, u, _ = _graph_natural(spec, params)
         b = pt.log(params["w"]) + b0
         pm.CustomDist("x", a, b, params["w"], params["mu"], u, logp=_mixture_logp_fn(spec.covariance_type, spec.n_features),
