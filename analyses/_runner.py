@@ -37,6 +37,7 @@ DEFAULT_ANALYSES: list[str] = [
     # Gaussian mixture models in PyMC
     "gmm_sampling",
     "old_faithful_gmm",
+    "body_gmm",
 ]
 #: Analyses that run only when named (too long, or not part of the tie-out).
 OPT_IN_ANALYSES: list[str] = []

@@ -126,6 +126,7 @@ __all__ = [
     "natural_parameters",
     "mixture_log_density",
     "log_likelihood_function",
+    "adjusted_rand_index",
 ]
 
 PRIORS = ("weak", "flat")
@@ -1197,3 +1198,35 @@ def posterior_responsibilities(idata, x, spec: GMMSpec, *, max_draws: int | None
 def predictive_in_data_units(idata, spec: GMMSpec) -> np.ndarray:
     """Posterior-predictive draws of ``x`` mapped back to data units, (chain, draw, N, D)."""
     return spec.standardization.invert(idata.posterior_predictive["x"].values)
+
+
+def adjusted_rand_index(labels_a, labels_b) -> float:
+    """Adjusted Rand index of two clusterings (Hubert & Arabie 1985): 1 identical, ~0 chance.
+
+    ``(Σ_ij C(n_ij, 2) - E) / (½(Σ_i C(a_i, 2) + Σ_j C(b_j, 2)) - E)`` with
+    ``E = Σ_i C(a_i, 2) Σ_j C(b_j, 2) / C(N, 2)`` from the contingency table ``n_ij``. Label
+    values are arbitrary (the index is invariant to renaming).
+
+    Parameters
+    ----------
+    labels_a, labels_b : (N,) integer labels.
+    """
+    a = np.asarray(labels_a)
+    b = np.asarray(labels_b)
+    if a.ndim != 1 or a.shape != b.shape or a.size < 2:
+        raise DataError(f"labels must be two 1-D arrays of the same length >= 2, got shapes {a.shape} and {b.shape}.")
+    _, ia = np.unique(a, return_inverse=True)
+    _, ib = np.unique(b, return_inverse=True)
+    table = np.zeros((ia.max() + 1, ib.max() + 1))
+    np.add.at(table, (ia, ib), 1.0)
+
+    def pairs(v):
+        return float(np.sum(v * (v - 1.0) / 2.0))
+
+    index = pairs(table)
+    sum_a, sum_b = pairs(table.sum(axis=1)), pairs(table.sum(axis=0))
+    expected = sum_a * sum_b / (a.size * (a.size - 1.0) / 2.0)
+    maximum = 0.5 * (sum_a + sum_b)
+    if maximum == expected:             # both clusterings trivial (one cluster, or all singletons)
+        return 1.0
+    return float((index - expected) / (maximum - expected))
