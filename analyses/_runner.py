@@ -38,6 +38,7 @@ DEFAULT_ANALYSES: list[str] = [
     "gmm_sampling",
     "old_faithful_gmm",
     "body_gmm",
+    "choosing_k",
 ]
 #: Analyses that run only when named (too long, or not part of the tie-out).
 OPT_IN_ANALYSES: list[str] = []

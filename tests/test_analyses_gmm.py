@@ -1,0 +1,87 @@
+"""The Gaussian-mixture analyses run end to end in quick mode, and every check they record passes."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from analyses._runner import DEFAULT_ANALYSES, main
+
+GMM_ANALYSES = ["gmm_sampling", "old_faithful_gmm", "body_gmm", "choosing_k"]
+
+
+def run_quick(tmp_path, names, *extra):
+    out = tmp_path / "results"
+    code = main([*names, *extra, "--quick", "--out", str(out)])
+    return code, out, json.loads((out / "summary.json").read_text())
+
+
+def test_gmm_analyses_are_registered_in_order():
+    positions = [DEFAULT_ANALYSES.index(name) for name in GMM_ANALYSES]
+    assert positions == sorted(positions)
+
+
+def test_gmm_analyses_quick_run_passes_every_check(tmp_path):
+    code, out, summary = run_quick(tmp_path, GMM_ANALYSES)
+    failed = [c for c in summary["checks"] if not c["passed"]]
+    assert code == 0 and not failed, failed
+    per = {name: [c for c in summary["checks"] if c["analysis"] == name] for name in GMM_ANALYSES}
+    assert all(per[name] for name in GMM_ANALYSES), {k: len(v) for k, v in per.items()}
+    assert set(summary["timings_seconds"]) == set(GMM_ANALYSES)
+    # Every NUTS run went through the diagnostics gate.
+    gated = summary["analyses"]
+    assert set(gated["old_faithful_gmm"]["diagnostics"]) == {"Old Faithful K=2"}
+    assert set(gated["choosing_k"]["diagnostics"]) == {f"K={k} (full)" for k in (1, 2, 3)}
+    # The book's EM sequence is printed and stored.
+    printed = gated["old_faithful_gmm"]["book_em"]["printed"]
+    np.testing.assert_allclose(printed[:9], [-16.538, -4.415, -4.357, -4.302, -4.245, -4.200, -4.164, -4.156,
+                                             -4.155], atol=5e-4)
+    assert "agree" in gated["choosing_k"]["verdict"]
+    assert 0 < gated["body_gmm"]["adjusted_rand_index"] < 1
+    for path in ["gmm_sampling/gmm_sampling.png", "old_faithful_gmm/nuts_trace.png", "old_faithful_gmm/nuts_pair.png",
+                 "old_faithful_gmm/nuts_forest.png", "old_faithful_gmm/posterior_predictive.png",
+                 "old_faithful_gmm/fitted_density.png", "old_faithful_gmm/responsibilities.png",
+                 "old_faithful_gmm/old_faithful_posterior.nc", "body_gmm/body_gmm_fits.png",
+                 "choosing_k/bic_aic.png", "choosing_k/loo_compare.png", "choosing_k/posterior_K2_full.nc",
+                 "report.html"]:
+        assert (out / path).stat().st_size > 1000, path
+
+
+@pytest.mark.slow
+def test_old_faithful_runs_on_the_books_file(tmp_path, shared_data):
+    code, _, summary = run_quick(tmp_path, ["old_faithful_gmm"], "--data", str(shared_data / "old_faithful.txt"))
+    assert code == 0 and all(c["passed"] for c in summary["checks"])
+    names = {c["quantity"] for c in summary["checks"]}
+    assert "EM mean log-likelihood sequence" in names      # the book's data are recognised
+
+
+def test_adjusted_rand_index_matches_sklearn():
+    from sklearn.metrics import adjusted_rand_score
+
+    from analyses.body_gmm import rand_index_by_pairs
+    from models.gmm_models import adjusted_rand_index
+
+    rng = np.random.default_rng(0)
+    for _ in range(5):
+        a = rng.integers(0, 3, 150)
+        b = np.where(rng.random(150) < 0.7, a, rng.integers(0, 2, 150))
+        assert adjusted_rand_index(a, b) == pytest.approx(adjusted_rand_score(a, b), abs=1e-12)
+        assert rand_index_by_pairs(a, b) == pytest.approx(adjusted_rand_score(a, b), abs=1e-12)
+    assert adjusted_rand_index([0, 0, 1, 1], [5, 5, 2, 2]) == 1.0
+
+
+def test_choosing_k_covariance_type_option(monkeypatch):
+    from analyses import choosing_k
+
+    monkeypatch.setenv(choosing_k.ENV_COVARIANCE_TYPE, "full")   # restored (unset) after the test
+    monkeypatch.delenv(choosing_k.ENV_COVARIANCE_TYPE)
+    assert choosing_k.covariance_type() == "full"
+    argv = choosing_k._pop_covariance_type(["choosing_k.py", "--covariance-type", "diag", "--quick"])
+    assert argv == ["choosing_k.py", "--quick"] and choosing_k.covariance_type() == "diag"
+    monkeypatch.setenv(choosing_k.ENV_COVARIANCE_TYPE, "round")
+    from models.validation import DataError
+
+    with pytest.raises(DataError, match="GMM_COVARIANCE_TYPE"):
+        choosing_k.covariance_type()
