@@ -99,19 +99,12 @@ def _resolve_prior(prior, hyper, allowed: tuple[str, ...]) -> tuple[str, object]
     return prior, hyper
 
 
-def _robust_scale(x: np.ndarray) -> np.ndarray:
-    """Interquartile range / 1.349 (the sd of a normal), per column; falls back to the sd."""
-    q75, q25 = np.percentile(x, [75, 25], axis=0)
-    iqr = (q75 - q25) / 1.349
-    return np.where(iqr > 0, iqr, x.std(axis=0))
-
-
 def weakly_informative_prior(x) -> dict[str, float]:
     """Hyper-parameters of the univariate weakly informative prior, scaled to the data.
 
-    μ ~ N(x̄, (10 s)²) and σ ~ HalfNormal(5 s), with s the sample sd: the prior is flat over
-    every plausible value, costs a data set of N points about 1/(100 N) of a standard error,
-    and keeps NUTS away from σ → 0 or ∞ in the first tuning steps.
+    μ ~ N(x̄, (10 s)²) and σ ~ HalfNormal(5 s), with s the sample sd: nearly flat over every
+    plausible value (it moves the posterior of μ by about 1/(100 N) of a posterior sd), yet
+    proper, so the posterior is proper for any N >= 2.
 
     Parameters
     ----------
@@ -148,12 +141,12 @@ def lkj_prior(x, eta: float = 2.0) -> dict[str, np.ndarray | float]:
     return {"mu_loc": x.mean(axis=0), "mu_scale": 10.0 * s, "sd_scale": 5.0 * s, "eta": eta}
 
 
-def _mvn_data(x) -> np.ndarray:
+def _mvn_data(x, *, allow_constant: bool = False) -> np.ndarray:
     try:
         d = np.shape(x)[1] if np.ndim(x) == 2 else 1
     except ValueError:  # ragged: the validator explains
         d = 1
-    return validate_samples_2d(x, name="x", min_rows=d + 1,
+    return validate_samples_2d(x, name="x", min_rows=d + 1, allow_constant=allow_constant,
                                why="a D-dimensional covariance needs N >= D + 1 to be non-singular")
 
 
@@ -164,6 +157,13 @@ def _columns(columns, d: int) -> list[str]:
     if len(names) != d or len(set(names)) != d:
         raise DataError(f"columns must be {d} distinct names (one per column of x), got {list(columns)!r}.")
     return names
+
+
+def _f64(value) -> np.ndarray:
+    """A float64 array. PyTensor turns a Python float that float32 represents exactly (7.5, 160.0)
+    into a float32 constant, so ``log(7.5)`` would be computed in single precision (errors of
+    1e-7 per observation); numpy float64 values keep their dtype."""
+    return np.asarray(value, dtype=np.float64)
 
 
 def _tri_index(d: int, lower: bool) -> tuple[np.ndarray, np.ndarray]:
@@ -234,24 +234,24 @@ def normal_model(x, prior="flat", *, hyper=None) -> pm.Model:
     with pm.Model(coords={"obs": np.arange(n)}) as model:
         x_data = pm.Data("x_data", x, dims="obs")
         if prior == "flat":
-            mu = pm.Flat("mu", initval=float(np.median(x)))
-            sigma = pm.HalfFlat("sigma", initval=float(_robust_scale(x)) or float(x.std()))
+            mu = pm.Flat("mu")
+            sigma = pm.HalfFlat("sigma")
             pm.Deterministic("tau", sigma**-2)
         elif prior == "weakly_informative":
             h = weakly_informative_prior(x)
-            mu = pm.Normal("mu", h["mu_loc"], h["mu_scale"])
-            sigma = pm.HalfNormal("sigma", h["sigma_scale"], initval=float(x.std()))
+            mu = pm.Normal("mu", _f64(h["mu_loc"]), _f64(h["mu_scale"]))
+            sigma = pm.HalfNormal("sigma", _f64(h["sigma_scale"]))
             pm.Deterministic("tau", sigma**-2)
         elif prior == "normal_mean_known_sigma":
-            mu = pm.Normal("mu", hyper.mu0, hyper.sigma0)
-            sigma = hyper.sigma
+            mu = pm.Normal("mu", _f64(hyper.mu0), _f64(hyper.sigma0))
+            sigma = _f64(hyper.sigma)
         elif prior == "gamma_precision_known_mu":
-            mu = hyper.mu
-            tau = pm.Gamma("tau", alpha=hyper.a0, beta=hyper.b0)
+            mu = _f64(hyper.mu)
+            tau = pm.Gamma("tau", alpha=_f64(hyper.a0), beta=_f64(hyper.b0))
             sigma = pm.Deterministic("sigma", tau**-0.5)
         else:  # normal_gamma
-            tau = pm.Gamma("tau", alpha=hyper.a0, beta=hyper.b0)
-            mu = pm.Normal("mu", hyper.mu0, (hyper.kappa0 * tau) ** -0.5)
+            tau = pm.Gamma("tau", alpha=_f64(hyper.a0), beta=_f64(hyper.b0))
+            mu = pm.Normal("mu", _f64(hyper.mu0), (_f64(hyper.kappa0) * tau) ** -0.5)
             sigma = pm.Deterministic("sigma", tau**-0.5)
         pm.Normal("x", mu=mu, sigma=sigma, observed=x_data, dims="obs")
     return model
@@ -292,7 +292,8 @@ def mvn_model(x, prior="flat", *, hyper=None, columns=None, eta: float = 2.0) ->
 
     Parameters
     ----------
-    x : array_like, shape (N, D), N >= D + 1, finite, no constant column.
+    x : array_like, shape (N, D), N >= D + 1, finite; no constant column, except with the
+        Normal-Wishart prior, whose posterior stays proper (as in :mod:`models.conjugate`).
     prior : str or a :class:`~models.conjugate.NormalWishart`.
     hyper : the NormalWishart for ``"normal_wishart"``, else None.
     columns : D names for the ``dim`` coordinate (default ``x0, x1, ...``).
@@ -309,7 +310,7 @@ def mvn_model(x, prior="flat", *, hyper=None, columns=None, eta: float = 2.0) ->
     * normal_wishart: ``bartlett_c`` (dim), ``bartlett_z`` (offdiag), ``Lambda`` (dim, dim_b).
     """
     prior, hyper = _resolve_prior(prior, hyper, MVN_PRIORS)
-    x = _mvn_data(x)
+    x = _mvn_data(x, allow_constant=hyper is not None)
     n, d = x.shape
     names = _columns(columns, d)
     if hyper is not None and hyper.D != d:
@@ -319,24 +320,24 @@ def mvn_model(x, prior="flat", *, hyper=None, columns=None, eta: float = 2.0) ->
     with pm.Model(coords=coords) as model:
         x_data = pm.Data("x_data", x, dims=("obs", "dim"))
         if prior == "flat":
-            mu = pm.Flat("mu", dims="dim", initval=np.median(x, axis=0))
-            diag = pm.HalfFlat("chol_diag", dims="dim", initval=_robust_scale(x))
-            off = pm.Flat("chol_offdiag", dims="offdiag", initval=np.zeros(d * (d - 1) // 2))
+            mu = pm.Flat("mu", dims="dim")
+            diag = pm.HalfFlat("chol_diag", dims="dim")
+            off = pm.Flat("chol_offdiag", dims="offdiag")
             chol = _triangular(diag, off, d, lower=True)
         elif prior == "lkj":
-            mu = pm.Normal("mu", lkj["mu_loc"], lkj["mu_scale"], dims="dim")
-            chol, _, _ = pm.LKJCholeskyCov("chol", n=d, eta=lkj["eta"],
-                                           sd_dist=pm.HalfNormal.dist(sigma=lkj["sd_scale"], shape=d),
+            mu = pm.Normal("mu", _f64(lkj["mu_loc"]), _f64(lkj["mu_scale"]), dims="dim")
+            chol, _, _ = pm.LKJCholeskyCov("chol", n=d, eta=_f64(lkj["eta"]),
+                                           sd_dist=pm.HalfNormal.dist(sigma=_f64(lkj["sd_scale"]), shape=d),
                                            compute_corr=True)
         else:  # normal_wishart, by the Bartlett decomposition (see the docstring)
             exchange = np.eye(d)[::-1]
             R = exchange @ np.linalg.cholesky(exchange @ hyper.W0 @ exchange) @ exchange  # W0 = R Rᵀ, upper
-            c = pm.ChiSquared("bartlett_c", nu=hyper.nu0 - d + 1 + np.arange(d), dims="dim")
-            z = pm.Normal("bartlett_z", 0.0, 1.0, dims="offdiag")
+            c = pm.ChiSquared("bartlett_c", nu=_f64(hyper.nu0 - d + 1 + np.arange(d)), dims="dim")
+            z = pm.Normal("bartlett_z", _f64(0.0), _f64(1.0), dims="offdiag")
             C = pt.dot(R, _triangular(pt.sqrt(c), z, d, lower=False))  # upper; Λ = C Cᵀ
             chol = pt.linalg.solve_triangular(C, pt.eye(d), lower=False).T  # lower; Σ = chol cholᵀ
             pm.Deterministic("Lambda", pt.dot(C, C.T), dims=("dim", "dim_b"))
-            mu = pm.MvNormal("mu", mu=hyper.m0, chol=chol / np.sqrt(hyper.beta0), dims="dim")
+            mu = pm.MvNormal("mu", mu=_f64(hyper.m0), chol=chol / _f64(np.sqrt(hyper.beta0)), dims="dim")
         pm.Deterministic("Sigma", pt.dot(chol, chol.T), dims=("dim", "dim_b"))
         pm.MvNormal("x", mu=mu, chol=chol, observed=x_data, dims=("obs", "dim"))
     return model
@@ -379,13 +380,13 @@ def linear_gaussian_model(lg: LinearGaussian, y=None) -> pm.Model:
     chol_x = np.linalg.cholesky(lg.cov_x)
     chol_y = np.linalg.cholesky(lg.cov_y_given_x)
     with pm.Model(coords={"x_dim": np.arange(lg.D), "y_dim": np.arange(lg.M)}) as model:
-        x = pm.MvNormal("x", mu=lg.mu, chol=chol_x, dims="x_dim")
-        mean_y = pt.dot(lg.A, x) + lg.b
+        x = pm.MvNormal("x", mu=_f64(lg.mu), chol=_f64(chol_x), dims="x_dim")
+        mean_y = pt.dot(_f64(lg.A), x) + _f64(lg.b)
         if y is None:
-            pm.MvNormal("y", mu=mean_y, chol=chol_y, dims="y_dim")
+            pm.MvNormal("y", mu=mean_y, chol=_f64(chol_y), dims="y_dim")
         else:
             y_data = pm.Data("y_data", y, dims="y_dim")
-            pm.MvNormal("y", mu=mean_y, chol=chol_y, observed=y_data, dims="y_dim")
+            pm.MvNormal("y", mu=mean_y, chol=_f64(chol_y), observed=y_data, dims="y_dim")
     return model
 
 
