@@ -113,7 +113,7 @@ def run(ctx) -> None:
     complete = None
     if z is not None:
         w_c, mu_c, cov_c = gmm.complete_data_mle(x, z, 2)
-        fit_c = fit_gmm_map(gmm_complete_data_model(x, z, 2, columns=columns), start=None)
+        fit_c = fit_gmm_map(gmm_complete_data_model(x, z, 2, columns=columns), start=None, gtol=1e-9)
         method = "MAP of gmm_complete_data_model (flat priors, BFGS)"
         reference = "closed-form complete-data MLE (models.gmm)"
         ctx.check("complete data: weights", fit_c.weights, w_c, method=method, reference=reference, rtol=1e-6,
@@ -125,7 +125,8 @@ def run(ctx) -> None:
         complete = (w_c, mu_c, cov_c)
 
     em = fit_em(x, 2, seed=ctx.seed, tol=1e-12, max_iter=50_000, reg_covar=0.0)
-    fit_m = fit_gmm_map(gmm_marginal_model(x, 2, priors="flat", columns=columns), start="kmeans++", seed=ctx.seed)
+    fit_m = fit_gmm_map(gmm_marginal_model(x, 2, priors="flat", columns=columns), start="kmeans++", seed=ctx.seed,
+                        gtol=1e-9)
     method, reference = "MAP of gmm_marginal_model (flat priors)", "EM MLE (k-means++, tol 1e-12)"
     ctx.check("marginal: log-likelihood", fit_m.log_likelihood, em.log_likelihood, method=method,
               reference=reference, rtol=RTOL_LOGLIK, dataset=name)
