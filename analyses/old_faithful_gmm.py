@@ -81,8 +81,9 @@ def book_em(ctx, t) -> dict:
                   method="models.gmm.gmm_logpdf at the book's start", reference="the book's em.py output", atol=5e-4,
                   dataset=t.name, note="printed to 3 decimals")
         m = len(BOOK_TRACE)
-        ctx.check("EM mean log-likelihood sequence", em.trace[1:m], BOOK_TRACE[1:], method="models.em.fit_em (tol 1e-4)",
-                  reference="the book's em.py output", atol=5e-4, dataset=t.name, note="printed to 3 decimals")
+        ctx.check("EM mean log-likelihood sequence", em.trace[1:m], BOOK_TRACE[1:],
+                  method="models.em.fit_em (tol 1e-4)", reference="the book's em.py output", atol=5e-4,
+                  dataset=t.name, note="printed to 3 decimals")
         ctx.check("EM iterations to the book's tolerance", em.n_iter, m, method="models.em.fit_em",
                   reference="the book's loop", atol=0, dataset=t.name)
     else:

@@ -74,6 +74,9 @@ Parametrization and priors (standardized space)
   ``"spherical"`` (K,) χ²(ν)          —                     Λ_k = prec_c[k] / ν · I
   ============== ================== ==================== =====================================
 
+* ``ordered=False`` (marginal model only) drops the ordering, for label-invariant uses of
+  overfitted mixtures (LOO), whose nearly empty components otherwise pile up against the
+  ordering boundary.
 * ``priors="flat"`` replaces every prior by an improper flat one (Dirichlet(1) for ``w``, which
   is flat on the simplex). :func:`fit_gmm_map` maximizes the log-density without the Jacobian
   of the transforms, so with flat priors its answer *is* the maximum-likelihood estimate.
@@ -731,7 +734,8 @@ def gmm_marginal_model(x, n_components, *, covariance_type: str = "full", priors
         params = _free_parameters(spec, ordered=bool(ordered))
         a, b0, u, _ = _graph_natural(spec, params)
         b = pt.log(params["w"]) + b0
-        pm.CustomDist("x", a, b, params["w"], params["mu"], u, logp=_mixture_logp_fn(spec.covariance_type, spec.n_features),
+        pm.CustomDist("x", a, b, params["w"], params["mu"], u,
+                      logp=_mixture_logp_fn(spec.covariance_type, spec.n_features),
                       random=_mixture_random, signature="(p,k),(k),(k),(k,d),(k,d,d)->(d)",
                       observed=x_data, dims=("obs", "feature"), class_name="GaussianMixture")
     model.gmm_spec = spec
