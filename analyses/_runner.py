@@ -34,6 +34,10 @@ from models.validation import DataError
 DEFAULT_ANALYSES: list[str] = [
     "closed_forms",
     # Gaussian models in PyMC
+    "normal_clt",
+    "height_mle",
+    "height_weight_mvn",
+    "sequential_bayes",
     # Gaussian mixture models in PyMC
     "gmm_sampling",
     "old_faithful_gmm",

@@ -132,7 +132,7 @@ def check_mle_map(ctx, s, lo: float, hi: float) -> dict:
 
 def fit_nuts(ctx, s, fit: dict, lo: float, hi: float) -> dict:
     x, ds = s.values, s.name
-    settings = nuts_settings(ctx)
+    settings = nuts_settings(ctx, univariate=True)
     ctx.log(f"NUTS, flat prior ({settings['chains']} x {settings['draws']} draws)")
     idata_flat = sample_nuts(fit["model"], seed=ctx.seed, cores=1, **settings)
     gate(ctx, "flat prior", idata_flat, dataset=ds)
