@@ -28,6 +28,7 @@ script. ``--data FILE`` uses the file's first two columns.
 from __future__ import annotations
 
 import os
+import time
 import warnings
 
 import numpy as np
@@ -120,8 +121,9 @@ def run(ctx) -> None:
             f"2 chains x {draws} draws")
 
     table = em_table(ctx, x, ks)
-    loos, idatas, rhat_pointwise = {}, {}, {}
+    loos, idatas, rhat_pointwise, seconds = {}, {}, {}, {}
     for k in ks:
+        start = time.perf_counter()
         em = table[ct][k]["em"]
         model = gmm_marginal_model(x, k, covariance_type=ct, columns=t.columns, ordered=False)
         point = parameters_to_point(model.gmm_spec, em.weights, em.means, em.covariances)
@@ -139,6 +141,11 @@ def run(ctx) -> None:
                 f"BIC {table[ct][k]['bic']:.1f}; max R-hat of per-point log-lik {rhat_pointwise[k]:.4f}")
         loos[k], idatas[f"K={k}"] = loo, idata
         ctx.save_netcdf(idata, f"posterior_K{k}_{ct}.nc")
+        seconds[k] = {"wall": round(time.perf_counter() - start, 2),
+                      "sampling": round(float(idata.posterior.attrs.get("sampling_time", np.nan)), 2),
+                      "leapfrog_per_draw": round(float(idata.sample_stats["n_steps"].mean()), 1)}
+        ctx.log(f"K={k}: {seconds[k]['wall']:.1f} s (NUTS sampling {seconds[k]['sampling']:.1f} s, "
+                f"{seconds[k]['leapfrog_per_draw']:.1f} leapfrog steps per draw)")
 
     compare = az.compare(idatas, ic="loo")
     best = {"LOO": int(compare.index[0].split("=")[1]),
@@ -168,7 +175,7 @@ def run(ctx) -> None:
         "em_log_likelihood": {k: table[ct][k]["em"].log_likelihood for k in ks},
         "elpd_loo": {k: loos[k].elpd_loo for k in ks}, "elpd_loo_se": {k: loos[k].se for k in ks},
         "p_loo": {k: loos[k].p_loo for k in ks}, "max_pareto_k": {k: float(loos[k].pareto_k.max()) for k in ks},
-        "max_rhat_pointwise_log_likelihood": rhat_pointwise,
+        "max_rhat_pointwise_log_likelihood": rhat_pointwise, "seconds": seconds,
         "compare": compare.reset_index().astype({"index": str}).to_dict(orient="list"),
     })
 
