@@ -181,7 +181,7 @@ def figure_surface(s, fit: dict, idata_flat) -> Figure:
     mu, sd, n = fit["mu"], fit["sd"], x.size
     se_mu, se_sd = sd / np.sqrt(n), sd / np.sqrt(2 * n)
     mus = np.linspace(mu - 5 * se_mu, mu + 5 * se_mu, 241)
-    sds = np.linspace(sd - 5 * se_sd, sd + 5 * se_sd, 241)
+    sds = np.linspace(max(sd - 5 * se_sd, 0.25 * sd), sd + 5 * se_sd, 241)  # σ > 0 even for tiny N
     M, S = np.meshgrid(mus, sds)
     ll = loglik_surface(x, M, S)
     fig = Figure(figsize=(7.5, 5.5))
