@@ -100,3 +100,27 @@ def test_analysis_runs_as_a_script(tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "checks passed" in proc.stdout
     _assert_all_passed(_summary(tmp_path), ["normal_clt"])
+
+
+@pytest.mark.slow
+def test_book_heights_reproduce_the_books_figures(tmp_path, shared_data):
+    """--data ../shared/data/height.txt: MLE 172.70 / 4.83, P(x <= 160) = 0.00427, P(x > 180) = 0.0654."""
+    assert _runner.main(["height_mle", "--quick", "--out", str(tmp_path), "--data",
+                         str(shared_data / "height.txt")]) == 0
+    summary = _summary(tmp_path)
+    _assert_all_passed(summary, ["height_mle"])
+    book = {c["quantity"]: c["value"] for c in summary["checks"] if "as the book prints it" in c["quantity"]}
+    assert len(book) == 4
+    assert round(book["MLE μ as the book prints it"], 2) == 172.70
+    assert round(book["MLE σ as the book prints it"], 2) == 4.83
+    assert round(book["P(x <= 160) as the book prints it"], 5) == 0.00427
+    assert round(book["P(x > 180) as the book prints it"], 4) == 0.0654
+
+
+@pytest.mark.slow
+def test_book_height_weight_reproduce_the_known_figures(tmp_path, shared_data):
+    assert _runner.main(["height_weight_mvn", "--quick", "--out", str(tmp_path), "--data",
+                         str(shared_data / "height_weight.txt")]) == 0
+    summary = _summary(tmp_path)
+    _assert_all_passed(summary, ["height_weight_mvn"])
+    assert {"mean vector (book file)", "MLE covariance ÷N (book file)"} <= {c["quantity"] for c in summary["checks"]}
