@@ -7,20 +7,16 @@ re-used on other data with ``pm.set_data`` (see :func:`predict_new`).
 
 Builders and their closed-form twins (the truth one import away):
 
-=========================================  =============================================
-builder                                    exact answer
-=========================================  =============================================
-``normal_model(x, "flat")``                MLE (:mod:`models.gaussian`) for MAP;
-                                           :func:`exact_posterior` for NUTS
-``normal_model(x, "weakly_informative")``  none (tests use 2-D quadrature)
-``normal_model(x, NormalMeanKnownVariance)`` :class:`models.conjugate.NormalMeanKnownVariance`
-``normal_model(x, GammaPrecisionKnownMean)`` :class:`models.conjugate.GammaPrecisionKnownMean`
-``normal_model(x, NormalGamma)``           :class:`models.conjugate.NormalGamma`
-``mvn_model(x, "flat")``                   MLE ÷N (:func:`models.gaussian.mle_cov`) for MAP
-``mvn_model(x, "lkj")``                    none (the everyday Bayesian fit)
-``mvn_model(x, NormalWishart)``            :class:`models.conjugate.NormalWishart`
-``linear_gaussian_model(lg, y)``           :class:`models.linear_gaussian.LinearGaussian`
-=========================================  =============================================
+* ``normal_model(x, "flat")`` — MAP is the MLE of :mod:`models.gaussian`; NUTS is
+  :func:`exact_posterior` ``(x, "flat")``.
+* ``normal_model(x, "weakly_informative")`` — no closed form (the tests use 2-D quadrature).
+* ``normal_model(x, NormalMeanKnownVariance(...))``, ``(x, GammaPrecisionKnownMean(...))``,
+  ``(x, NormalGamma(...))`` — the same object's ``.posterior(x)`` (:mod:`models.conjugate`).
+* ``mvn_model(x, "flat")`` — MAP is the MLE (÷N) of :func:`models.gaussian.mle_cov`.
+* ``mvn_model(x, "lkj")`` — no closed form (the everyday Bayesian fit).
+* ``mvn_model(x, NormalWishart(...))`` — :class:`models.conjugate.NormalWishart` ``.posterior(x)``.
+* ``linear_gaussian_model(lg, y)`` — ``lg.marginal_y()`` and ``lg.posterior_x(y)`` of
+  :class:`models.linear_gaussian.LinearGaussian`.
 
 Variable names (the same in every univariate model, so plots and comparisons are generic):
 ``mu``, ``sigma``, ``tau = 1/σ²`` (free or deterministic), observed ``x`` with data
@@ -103,8 +99,9 @@ def weakly_informative_prior(x) -> dict[str, float]:
     """Hyper-parameters of the univariate weakly informative prior, scaled to the data.
 
     μ ~ N(x̄, (10 s)²) and σ ~ HalfNormal(5 s), with s the sample sd: nearly flat over every
-    plausible value (it moves the posterior of μ by about 1/(100 N) of a posterior sd), yet
-    proper, so the posterior is proper for any N >= 2.
+    plausible value (centred on x̄, it narrows the posterior of μ by a factor of about
+    1 − 1/(200 N)), yet proper, so the posterior is proper for any N >= 2 and NUTS never wanders
+    off to σ → ∞ while it tunes.
 
     Parameters
     ----------
@@ -281,7 +278,7 @@ def mvn_model(x, prior="flat", *, hyper=None, columns=None, eta: float = 2.0) ->
 
       Why the Bartlett decomposition: ``pm.Wishart`` has no transform to an unconstrained
       space (a random SPD matrix with D² entries but D(D+1)/2 degrees of freedom), so NUTS cannot
-      move on it, and PyMC's own docs steer away from it. The Bartlett decomposition writes the
+      move on it; its docstring says it "is unusable in a PyMC model". The Bartlett decomposition writes the
       same Wishart through D(D+1)/2 ordinary scalars: with W0 = R Rᵀ, R upper triangular, and B
       upper triangular with B_ii² = c_i ~ χ²(nu0 − D + 1 + i) (i = 0..D−1) and B_ij ~ N(0, 1)
       (i < j), Λ = (RB)(RB)ᵀ ~ W(W0, nu0). (It is the usual lower-triangular Bartlett read in
@@ -431,6 +428,8 @@ def predict_new(model: pm.Model, idata, n_new: int = 1, *, seed: int):
     """
     if isinstance(n_new, (bool, np.bool_)) or not isinstance(n_new, (int, np.integer)) or n_new < 1:
         raise DataError(f"n_new must be a whole number >= 1, got {n_new!r}.")
+    if not isinstance(model, pm.Model) or "x_data" not in model.named_vars:
+        raise DataError("predict_new needs a model from normal_model() or mvn_model() (with data x_data).")
     old = model["x_data"].get_value()
     old_obs = model.coords["obs"]
     try:
