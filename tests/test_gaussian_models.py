@@ -40,9 +40,9 @@ from models.validation import DataError
 Z = 4.0  # Monte Carlo tolerance, in standard errors
 PROBS = (0.05, 0.25, 0.5, 0.75, 0.95)
 NUTS = {"draws": 1000, "tune": 1000, "chains": 2, "cores": 1}
-#: Univariate posteriors: PyMC's default target_accept = 0.8 gives NUTS larger, near-antithetic steps
-#: there (lag-1 autocorrelation 0.3 instead of 0.5 at 0.9), hence a stabler R-hat.
-NUTS_1D = NUTS | {"target_accept": 0.8}
+#: Univariate posteriors: a lower target_accept gives NUTS larger, near-antithetic steps there (bulk
+#: ESS ~1400 of 2000 draws at 0.65, ~740 at 0.9), hence a stabler R-hat (see analyses/_gaussian_common.py).
+NUTS_1D = NUTS | {"target_accept": 0.65}
 
 
 @pytest.fixture(autouse=True, scope="module")
