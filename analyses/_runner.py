@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from analyses.report import write_report
 from models.data import load_dataset
@@ -217,7 +218,8 @@ def run_analyses(names: list[str], settings: Settings) -> dict:
         print(f"[{name}] {module.TITLE}", flush=True)
         start = time.perf_counter()
         ctx = Context(name=name, settings=settings)
-        module.run(ctx)
+        with threadpool_limits(limits=1, user_api="blas"):  # see models.fitting.sample_nuts
+            module.run(ctx)
         timings[name] = round(time.perf_counter() - start, 2)
         n_fail = sum(not c.passed for c in ctx.checks)
         print(f"[{name}] done in {timings[name]:.1f} s: {len(ctx.checks) - n_fail}/{len(ctx.checks)} checks passed",

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from threadpoolctl import threadpool_limits
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 SEED = 20261124
@@ -23,3 +24,10 @@ def shared_data() -> Path:
 @pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(SEED)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def one_blas_thread():
+    """One BLAS thread per process for the whole session (see models.fitting.sample_nuts)."""
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield

@@ -1,0 +1,165 @@
+"""The peers the benchmark measures this project against, each written the way its users write it.
+
+* :func:`fit_sklearn` — scikit-learn's ``GaussianMixture`` (EM), same ``tol`` and k-means init.
+* :func:`naive_pymc_model` — the PyMC a newcomer writes: raw (unstandardized) data, one
+  ``pm.MvNormal`` per component in a Python list, ``pm.Mixture``, fitted with ``pm.find_MAP``'s
+  defaults or ``pm.sample``'s defaults.
+* :func:`numpyro_gmm` — the same mixture written natively in NumPyro (``MixtureSameFamily``),
+  with the priors of this project's NUTS model so that wall times compare like with like.
+* :func:`nutpie_sample` — a PyMC model compiled and sampled by nutpie (numba or JAX backend).
+
+Optional peers (scikit-learn, nutpie, NumPyro/JAX) are imported lazily: :func:`available` says
+which are installed (``pip install -e ".[bench]"`` installs them all).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import time
+
+import numpy as np
+
+__all__ = ["available", "fit_sklearn", "naive_pymc_model", "numpyro_gmm", "sample_numpyro", "nutpie_sample",
+           "Timer"]
+
+
+def available(package: str) -> bool:
+    """True when ``package`` can be imported (without importing it)."""
+    return importlib.util.find_spec(package) is not None
+
+
+class Timer:
+    """``with Timer() as t: ...`` then ``t.seconds`` (wall clock, perf_counter)."""
+
+    def __enter__(self):
+        self._start = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc):
+        self.seconds = time.perf_counter() - self._start
+        return False
+
+
+# --------------------------------------------------------------------------- scikit-learn
+
+
+def fit_sklearn(x: np.ndarray, n_components: int, *, seed: int, covariance_type: str = "full",
+                tol: float = 1e-3, reg_covar: float = 1e-6, max_iter: int = 500):
+    """scikit-learn EM with its defaults apart from the seed; returns (fitted estimator, seconds)."""
+    from sklearn.mixture import GaussianMixture
+
+    gm = GaussianMixture(n_components, covariance_type=covariance_type, tol=tol, reg_covar=reg_covar,
+                         max_iter=max_iter, random_state=seed)
+    with Timer() as t:
+        gm.fit(x)
+    return gm, t.seconds
+
+
+# --------------------------------------------------------------------------- naive PyMC
+
+
+def naive_pymc_model(x: np.ndarray, n_components: int):
+    """The newcomer's GMM: a Python list of ``MvNormal`` components inside ``pm.Mixture``.
+
+    Raw data; priors wide and scaled to the data (so MAP ~ MLE), LKJ Cholesky covariances,
+    no ordering. Parameters: x (N, D); returns a ``pm.Model`` with free variables ``w``,
+    ``mu_k`` (D,) and ``chol_k`` for k = 0..K-1.
+    """
+    import pymc as pm
+
+    x = np.asarray(x, dtype=float)
+    d = x.shape[1]
+    loc, scale = x.mean(axis=0), x.std(axis=0)
+    with pm.Model() as model:
+        w = pm.Dirichlet("w", a=np.ones(n_components))
+        components = []
+        for k in range(n_components):
+            mu = pm.Normal(f"mu_{k}", mu=loc, sigma=10 * scale, shape=d)
+            chol, _, _ = pm.LKJCholeskyCov(f"chol_{k}", n=d, eta=1.0,
+                                           sd_dist=pm.HalfNormal.dist(sigma=10 * scale, shape=d),
+                                           compute_corr=True)
+            components.append(pm.MvNormal.dist(mu=mu, chol=chol))
+        pm.Mixture("x", w=w, comp_dists=components, observed=x)
+    return model
+
+
+# --------------------------------------------------------------------------- NumPyro
+
+
+def numpyro_gmm(x, prior: dict):
+    """NumPyro model of the K-component mixture on standardized data.
+
+    ``prior`` holds the hyperparameters of this project's NUTS model (see
+    :func:`models.gmm_models` ``weakly_informative`` priors): ``alpha`` (K,) Dirichlet,
+    ``mu_first_loc`` (K,) increasing prior means of the ordered first coordinate,
+    ``mu_scale``, ``sd_scale`` (HalfNormal scale of the component sds), ``eta`` (LKJ).
+    """
+    import jax.numpy as jnp
+    import numpyro
+    import numpyro.distributions as dist
+    from numpyro.distributions import constraints
+
+    alpha = jnp.asarray(prior["alpha"])
+    k = alpha.shape[0]
+    d = x.shape[1]
+    w = numpyro.sample("w", dist.Dirichlet(alpha))
+    first = numpyro.sample("mu_first", dist.ImproperUniform(constraints.ordered_vector, (), (k,)))
+    numpyro.factor("mu_first_prior",
+                   dist.Normal(jnp.asarray(prior["mu_first_loc"]), prior["mu_scale"]).log_prob(first).sum())
+    if d > 1:
+        rest = numpyro.sample("mu_rest", dist.Normal(0.0, prior["mu_scale"]).expand([k, d - 1]).to_event(2))
+        mu = jnp.concatenate([first[:, None], rest], axis=1)
+    else:
+        mu = first[:, None]
+    sd = numpyro.sample("sd", dist.HalfNormal(prior["sd_scale"]).expand([k, d]).to_event(2))
+    corr = numpyro.sample("corr_chol", dist.LKJCholesky(d, prior["eta"]).expand([k]).to_event(1))
+    chol = sd[..., :, None] * corr
+    mixture = dist.MixtureSameFamily(dist.Categorical(probs=w), dist.MultivariateNormal(mu, scale_tril=chol))
+    numpyro.sample("x", mixture, obs=x)
+
+
+def sample_numpyro(x: np.ndarray, prior: dict, *, draws: int, tune: int, chains: int, seed: int,
+                   target_accept: float = 0.8):
+    """NUTS on :func:`numpyro_gmm`; returns (arviz InferenceData, compile+warmup seconds, sampling seconds).
+
+    Chains run sequentially (``chain_method="sequential"``), as JAX uses one device here.
+    Compilation and warm-up are timed together (JAX compiles on first call), sampling apart.
+    """
+    import arviz as az
+    import jax
+    from numpyro.infer import MCMC, NUTS
+
+    kernel = NUTS(numpyro_gmm, target_accept_prob=target_accept)
+    mcmc = MCMC(kernel, num_warmup=tune, num_samples=draws, num_chains=chains, chain_method="sequential",
+                progress_bar=False)
+    key = jax.random.PRNGKey(seed)
+    with Timer() as warm:
+        mcmc.warmup(key, x=x, prior=prior, extra_fields=("num_steps", "diverging"), collect_warmup=False)
+    with Timer() as run:
+        mcmc.run(mcmc.post_warmup_state.rng_key, x=x, prior=prior, extra_fields=("num_steps", "diverging"))
+        jax.block_until_ready(mcmc.get_samples())
+    idata = az.from_numpyro(mcmc)
+    extra = mcmc.get_extra_fields(group_by_chain=True)
+    idata.sample_stats["n_steps"] = (("chain", "draw"), np.asarray(extra["num_steps"]))
+    return idata, warm.seconds, run.seconds
+
+
+# --------------------------------------------------------------------------- nutpie
+
+
+def nutpie_sample(model, *, backend: str, draws: int, tune: int, chains: int, seed: int):
+    """Compile ``model`` with nutpie's ``backend`` ("numba" or "jax") and sample it.
+
+    Returns (InferenceData, compile seconds, sampling seconds).
+    """
+    import nutpie
+
+    kwargs = {"backend": backend}
+    if backend == "jax":
+        kwargs["gradient_backend"] = "jax"
+    with Timer() as comp:
+        compiled = nutpie.compile_pymc_model(model, **kwargs)
+    with Timer() as run:
+        idata = nutpie.sample(compiled, draws=draws, tune=tune, chains=chains, seed=seed, cores=chains,
+                              progress_bar=False)
+    return idata, comp.seconds, run.seconds
