@@ -214,8 +214,8 @@ def run_analyses(names: list[str], settings: Settings) -> dict:
     checks: list[Check] = []
     timings: dict[str, float] = {}
     extras: dict[str, dict] = {}
-    for name, module in zip(names, modules):
-        print(f"[{name}] {module.TITLE}", flush=True)
+    for i, (name, module) in enumerate(zip(names, modules), start=1):
+        print(f"[{name}] ({i}/{len(names)}) {module.TITLE}", flush=True)
         start = time.perf_counter()
         ctx = Context(name=name, settings=settings)
         with threadpool_limits(limits=1, user_api="blas"):  # see models.fitting.sample_nuts
@@ -241,17 +241,37 @@ def run_analyses(names: list[str], settings: Settings) -> dict:
 
 
 def print_table(summary: dict, out: Path) -> None:
+    """One screen: per analysis the checks passed / failed, the largest |error| / tolerance and
+    the time taken; then every failed check with its error and tolerance; then where things are."""
     rows = summary["checks"]
-    if not rows:
-        return
-    width = min(60, max(len(f"{r['analysis']}: {r['quantity']}") for r in rows))
-    print(f"\n{'check':<{width}}  {'result':<6}  {'error':>10}  {'tolerance':>10}")
-    for r in rows:
-        label = f"{r['analysis']}: {r['quantity']}"[:width]
-        print(f"{label:<{width}}  {'pass' if r['passed'] else 'FAIL':<6}  {r['abs_error']:>10.3g}  {r['tolerance']:>10.3g}")
+    timings = summary.get("timings_seconds", {})
+    names = list(dict.fromkeys(summary.get("settings", {}).get("analyses") or [r["analysis"] for r in rows]))
+    width = max([len("analysis"), len("total")] + [len(n) for n in names])
+    print(f"\n{'analysis':<{width}}  {'passed':>9}  {'failed':>6}  {'max err/tol':>11}  {'time':>8}")
+    for name in names:
+        mine = [r for r in rows if r["analysis"] == name]
+        bad = sum(not r["passed"] for r in mine)
+        ratios = [r["abs_error"] / r["tolerance"] for r in mine if r["tolerance"] > 0]  # one-sided bounds have none
+        ratio = f"{max(ratios):.2f}" if ratios else "-"
+        seconds = f"{timings[name]:.1f} s" if name in timings else "-"
+        print(f"{name:<{width}}  {f'{len(mine) - bad}/{len(mine)}':>9}  {bad if bad else '':>6}  {ratio:>11}  {seconds:>8}")
     n_fail = sum(not r["passed"] for r in rows)
-    print(f"\n{len(rows) - n_fail}/{len(rows)} checks passed; summary: {out / 'summary.json'}; "
-          f"report: {out / 'report.html'}")
+    total = f"{sum(timings.values()):.1f} s" if timings else "-"
+    print(f"{'total':<{width}}  {f'{len(rows) - n_fail}/{len(rows)}':>9}  {n_fail if n_fail else '':>6}  {'':>11}  {total:>8}")
+    if n_fail:
+        print("\nFAILED checks:")
+        shown = [r for r in rows if not r["passed"]]
+        for r in shown[:15]:
+            if r["reference"].startswith("bound "):
+                detail = f"value {r['value']:.4g}, required {r['reference'][len('bound '):]}"
+            else:
+                detail = f"|error| {r['abs_error']:.3g} > tolerance {r['tolerance']:.3g} ({r['method']} vs {r['reference']})"
+            print(f"  {r['analysis']}: {r['quantity']}: {detail}")
+        if len(shown) > 15:
+            print(f"  ... and {len(shown) - 15} more (all in the report)")
+    print(f"\n{len(rows) - n_fail}/{len(rows)} checks passed{f', {n_fail} FAILED' if n_fail else ''} "
+          "(max err/tol: an analysis' largest |error| / tolerance; a check passes at <= 1)"
+          f"\nreport:  {out / 'report.html'}\nsummary: {out / 'summary.json'}")
 
 
 def main(argv: list[str] | None = None, prog: str = "python -m analyses") -> int:
