@@ -13,6 +13,7 @@ import base64
 import html
 import importlib
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -26,19 +27,24 @@ header{background:#1d3557;color:#fff;padding:1.2rem 2rem}
 header h1{margin:0;font-size:1.5rem} header p{margin:.3rem 0 0;opacity:.85}
 main{max-width:1200px;margin:0 auto;padding:1rem 2rem 3rem}
 section{background:#fff;border-radius:8px;box-shadow:0 1px 3px rgba(0,0,0,.08);margin:1.2rem 0;padding:1rem 1.5rem}
-h2{margin:.2rem 0 .4rem;font-size:1.25rem} .what{color:#444;white-space:pre-line;margin:.3rem 0 .8rem}
+h2{margin:.2rem 0 .4rem;font-size:1.25rem} .what{color:#333;margin:.3rem 0 .8rem;max-width:62rem;line-height:1.45}
+.what p{margin:.45rem 0} td.nowrap{white-space:nowrap}
 .tablewrap{overflow-x:auto;max-height:32rem;overflow-y:auto;border:1px solid #e3e6ea;border-radius:6px}
 table{border-collapse:collapse;width:100%;font-size:.8rem;margin:0}
 th,td{border-bottom:1px solid #e3e6ea;padding:.3rem .45rem;text-align:left;vertical-align:top}
 th{background:#f0f2f5;position:sticky;top:0} td.num{text-align:right;font-variant-numeric:tabular-nums;max-width:16rem}
-td small{color:#666}
+td small{color:#666} td.tol{white-space:nowrap} table.checks td:first-child{min-width:11rem} td.tol small{display:block;white-space:normal;min-width:9rem}
 tr.fail td{background:#fde8e8} .pass{color:#13794a;font-weight:600} .fail-tag{color:#b3261e;font-weight:700}
 .badge{display:inline-block;border-radius:999px;padding:.1rem .6rem;font-size:.8rem;font-weight:600;margin-left:.5rem}
 .badge.ok{background:#dff3e7;color:#13794a} .badge.bad{background:#fde8e8;color:#b3261e}
 .figs{display:grid;grid-template-columns:repeat(auto-fill,minmax(460px,1fr));gap:1rem;margin-top:.8rem}
 figure{margin:0;border:1px solid #e3e6ea;border-radius:6px;padding:.4rem;background:#fff}
 figure img{width:100%;height:auto;display:block} figcaption{font-size:.8rem;color:#555;margin-top:.3rem}
-nav a{color:#fff;margin-right:1rem;font-size:.9rem} code{background:#f0f2f5;padding:0 .25rem;border-radius:3px}
+code{background:#f0f2f5;padding:0 .25rem;border-radius:3px}
+h3{font-size:1rem;margin:1rem 0 .4rem;color:#1d3557} .meta{color:#555;font-size:.9rem}
+header .verdict{font-size:1.15rem;font-weight:700;margin-top:.5rem} header .verdict.ok{color:#b7f0cf} header .verdict.bad{color:#ffb4ab}
+table.overview{font-size:.9rem} table.overview td:first-child{white-space:nowrap} tr.total td{font-weight:700;border-top:2px solid #c9ced6}
+ul.failed{font-size:.85rem}
 """
 
 
@@ -66,15 +72,56 @@ def _description(name: str) -> tuple[str, str]:
     return getattr(module, "TITLE", name), (module.__doc__ or "").strip()
 
 
-def _inline_code(text: str) -> str:
-    """Escape a docstring and show its ``literal`` spans as code."""
-    parts = html.escape(text).split("``")
-    return "".join(f"<code>{p}</code>" if i % 2 else p for i, p in enumerate(parts))
+def _inline(text: str) -> str:
+    """Escape docstring text; ``literal`` and :func:`name` become code, **bold** and *emphasis* too."""
+    text = re.sub(r":(?:func|mod|class|meth|data):`~?([^`]+)`", r"``\1``", text)
+    parts = html.escape(text, quote=False).split("``")
+    out = []
+    for i, part in enumerate(parts):
+        if i % 2:
+            out.append(f"<code>{part}</code>")
+            continue
+        part = re.sub(r"\*\*(\S[^*]*?\S|\S)\*\*", r"<strong>\1</strong>", part)
+        out.append(re.sub(r"(?<![\w*])\*(\S[^*\n]*?\S|\S)\*(?![\w*])", r"<em>\1</em>", part))
+    return "".join(out)
+
+
+def _doc_html(doc: str) -> str:
+    """A module docstring as paragraphs: hard-wrapped lines are joined again, numbered and bulleted
+    items start a new line, blank lines separate paragraphs."""
+    paragraphs = []
+    for block in re.split(r"\n\s*\n", doc.strip()):
+        items: list[str] = []
+        for line in block.splitlines():
+            line = line.strip()
+            if not items or re.match(r"^(\d+\.|[*•-])\s", line):
+                items.append(re.sub(r"^[*-]\s", "• ", line))
+            else:
+                items[-1] += " " + line
+        paragraphs.append("<p>" + "<br>".join(_inline(item) for item in items) + "</p>")
+    return "".join(paragraphs)
+
+
+def _is_bound(row: dict) -> bool:
+    return str(row.get("reference", "")).startswith("bound ")
+
+
+def _error_cell(row: dict) -> str:
+    """|value − reference| for two-sided checks; for one-sided bounds the excess over the bound."""
+    if _is_bound(row):
+        return "—" if row["passed"] else f"over by {_fmt(row['abs_error'])}"
+    return _fmt(row["abs_error"])
+
+
+def _tolerance_cell(row: dict) -> str:
+    if _is_bound(row):
+        return html.escape(row["reference"][len("bound "):].replace("<=", "≤").replace(">=", "≥"))
+    return _fmt(row["tolerance"])
 
 
 def _checks_table(rows: list[dict]) -> str:
     head = ("<tr><th>quantity</th><th>dataset</th><th>method</th><th>reference</th><th>value</th>"
-            "<th>reference value</th><th>|error|</th><th>tolerance</th><th>result</th></tr>")
+            "<th>reference value</th><th>|error|</th><th>tolerance / bound</th><th>result</th></tr>")
     body = []
     for r in rows:
         cls = "" if r["passed"] else ' class="fail"'
@@ -84,7 +131,7 @@ def _checks_table(rows: list[dict]) -> str:
             f'<tr{cls} data-check><td>{html.escape(r["quantity"])}</td><td>{html.escape(r["dataset"])}</td>'
             f'<td>{html.escape(r["method"])}</td><td>{html.escape(r["reference"])}</td>'
             f'<td class="num">{_fmt(r["value"])}</td><td class="num">{_fmt(r["reference_value"])}</td>'
-            f'<td class="num">{_fmt(r["abs_error"])}</td><td class="num">{_fmt(r["tolerance"])}{note}</td>'
+            f'<td class="num nowrap">{_error_cell(r)}</td><td class="num tol">{_tolerance_cell(r)}{note}</td>'
             f"<td>{tag}</td></tr>"
         )
     return f'<div class="tablewrap"><table class="checks"><thead>{head}</thead><tbody>{"".join(body)}</tbody></table></div>'
@@ -101,8 +148,10 @@ def _diagnostics_table(extra: dict) -> str:
                     f"<td class='num'>{d['ess_bulk_min']:.0f}</td><td class='num'>{d['ess_tail_min']:.0f}</td>"
                     f"<td class='num'>{d['divergences']}</td><td class='num'>{d['ess_required']:.0f}</td>"
                     f"<td>{html.escape(verdict)}</td></tr>")
-    return ("<h3>NUTS diagnostics</h3><table><thead><tr><th>posterior</th><th>max R-hat</th><th>min bulk ESS</th>"
-            "<th>min tail ESS</th><th>divergences</th><th>ESS required</th><th>verdict</th></tr></thead>"
+    rhat = max(d.get("rhat_required", 1.01) for d in diags.values())
+    return ("<h3>NUTS diagnostics</h3><table class='diagnostics'><thead><tr><th>posterior</th>"
+            f"<th>max R-hat (≤ {rhat:g})</th><th>min bulk ESS</th><th>min tail ESS</th><th>divergences (0)</th>"
+            "<th>ESS required</th><th>verdict</th></tr></thead>"
             f"<tbody>{''.join(rows)}</tbody></table>")
 
 
@@ -116,26 +165,61 @@ def _figures(folder: Path) -> str:
     return f'<div class="figs">{"".join(items)}</div>' if items else ""
 
 
+def _overview(names: list[str], titles: dict[str, str], checks: list[dict], timings: dict) -> str:
+    """The summary at the top: one row per analysis, linked to its section; failed checks listed."""
+    rows = []
+    for name in names:
+        mine = [c for c in checks if c["analysis"] == name]
+        bad = sum(not c["passed"] for c in mine)
+        result = ('<span class="pass">all pass</span>' if not bad else f'<span class="fail-tag">{bad} FAIL</span>')
+        seconds = f"{timings[name]:.1f} s" if name in timings else ""
+        cls = ' class="fail"' if bad else ""
+        rows.append(f'<tr{cls}><td><a href="#{name}"><code>{html.escape(name)}</code></a></td>'
+                    f"<td>{html.escape(titles[name])}</td><td class='num nowrap'>{len(mine) - bad}/{len(mine)}</td>"
+                    f"<td class='nowrap'>{result}</td><td class='num nowrap'>{seconds}</td></tr>")
+    n_fail = sum(not c["passed"] for c in checks)
+    total = f"{sum(timings.values()):.1f} s" if timings else ""
+    rows.append(f"<tr class='total'><td>total</td><td></td><td class='num nowrap'>{len(checks) - n_fail}/{len(checks)}</td>"
+                f"<td class='nowrap'>{'<span class=pass>all pass</span>' if not n_fail else f'<span class=fail-tag>{n_fail} FAIL</span>'}"
+                f"</td><td class='num nowrap'>{total}</td></tr>")
+    failed = [c for c in checks if not c["passed"]]
+    failed_list = ""
+    if failed:
+        items = "".join(f'<li><a href="#{c["analysis"]}">{html.escape(c["analysis"])}</a>: {html.escape(c["quantity"])} '
+                        f"(|error| {_error_cell(c)}, tolerance {_tolerance_cell(c)})</li>" for c in failed[:30])
+        more = f"<li>… and {len(failed) - 30} more</li>" if len(failed) > 30 else ""
+        failed_list = f'<h3 class="fail-tag">Failed checks</h3><ul class="failed">{items}{more}</ul>'
+    return ('<section id="summary"><h2>Summary</h2><p class="what">Each analysis compares its estimates with a '
+            "closed form (or an exact sampler) and records every comparison as a check: it passes when "
+            "|estimate − reference| ≤ tolerance, or, for a one-sided bound (R-hat, ESS, divergences, Pareto k), "
+            "when the bound holds. Click an analysis for its tie-out table, NUTS diagnostics and figures.</p>"
+            '<table class="overview"><thead><tr><th>analysis</th><th>what it shows</th><th>checks passed</th>'
+            f"<th>result</th><th>time</th></tr></thead><tbody>{''.join(rows)}</tbody></table>{failed_list}</section>")
+
+
 def render_report(summary: dict, out: Path) -> str:
     """The report's HTML, from ``summary`` (the dict written to summary.json) and ``out``'s PNGs."""
     names = summary["settings"].get("analyses") or sorted({c["analysis"] for c in summary["checks"]})
     checks = summary["checks"]
     n_fail = sum(not c["passed"] for c in checks)
     timings = summary.get("timings_seconds", {})
-    sections, nav = [], []
+    sections, titles = [], {}
     for name in names:
         title, doc = _description(name)
+        titles[name] = title
         rows = [c for c in checks if c["analysis"] == name]
         bad = sum(not r["passed"] for r in rows)
         badge = (f'<span class="badge ok">{len(rows)}/{len(rows)} checks pass</span>' if not bad else
                  f'<span class="badge bad">{bad} of {len(rows)} checks FAIL</span>')
         seconds = f" · {timings[name]:.1f} s" if name in timings else ""
-        nav.append(f'<a href="#{name}">{html.escape(name)}</a>')
+        diagnostics = _diagnostics_table(summary.get("analyses", {}).get(name, {}))
+        figures = _figures(out / name)
         sections.append(
             f'<section id="{name}"><h2>{html.escape(title)}{badge}</h2>'
-            f'<div><code>{html.escape(name)}</code>{seconds}</div><p class="what">{_inline_code(doc)}</p>'
-            f"{_checks_table(rows) if rows else ''}{_diagnostics_table(summary.get('analyses', {}).get(name, {}))}"
-            f"{_figures(out / name)}</section>"
+            f'<div class="meta"><code>{html.escape(name)}</code>{seconds} · <a href="#summary">back to the summary</a></div>'
+            f'<h3>What it shows</h3><div class="what">{_doc_html(doc)}</div>'
+            f"<h3>Tie-out: estimate vs reference ({len(rows)} checks)</h3>{_checks_table(rows) if rows else '<p>no checks</p>'}"
+            f"{diagnostics}{'<h3>Figures</h3>' + figures if figures else ''}</section>"
         )
     versions = ", ".join(f"{k} {v}" for k, v in summary.get("versions", {}).items() if v)
     verdict = (f"all {len(checks)} checks passed" if not n_fail else f"{n_fail} of {len(checks)} checks FAILED")
@@ -145,10 +229,11 @@ def render_report(summary: dict, out: Path) -> str:
         "<meta name='viewport' content='width=device-width,initial-scale=1'>"
         f"<title>Gaussian & GMM tie-out report</title><style>{_CSS}</style></head><body>"
         f"<header><h1>Gaussian & GMM in PyMC: tie-out report</h1>"
-        f"<p>{verdict} · seed {summary.get('seed')} · {'quick' if settings.get('quick') else 'full'} run"
+        f"<p class='verdict {'ok' if not n_fail else 'bad'}'>{verdict}</p>"
+        f"<p>seed {summary.get('seed')} · {'quick' if settings.get('quick') else 'full'} run"
         f"{' · data ' + html.escape(str(settings['data'])) if settings.get('data') else ''}</p>"
-        f"<p><small>{html.escape(versions)}</small></p><nav>{''.join(nav)}</nav></header>"
-        f"<main>{''.join(sections)}</main></body></html>"
+        f"<p><small>{html.escape(versions)}</small></p></header>"
+        f"<main>{_overview(names, titles, checks, timings)}{''.join(sections)}</main></body></html>"
     )
 
 

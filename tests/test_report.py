@@ -77,6 +77,18 @@ def test_report_is_self_contained_and_escaped(tmp_path):
     assert "v&lt;&amp;&gt;" in page
     assert "1 of 4 checks FAILED" in page
     assert "812" in page  # diagnostics table
+    assert 'id="summary"' in page and 'href="#alpha"' in page and 'href="#beta"' in page  # overview links
+    assert "Failed checks" in page
+
+
+def test_report_one_sided_bounds_and_docstrings():
+    from analyses.report import _doc_html, _tolerance_cell
+
+    bound = {"reference": "bound <= 1.01", "tolerance": 0.0, "abs_error": 0.0, "passed": True}
+    assert _tolerance_cell(bound) == "≤ 1.01"
+    doc = "Intro line\ncontinued with ``code`` and :func:`models.gmm.f`.\n\n1. first\n   wrapped\n2. **second**"
+    assert _doc_html(doc) == ("<p>Intro line continued with <code>code</code> and <code>models.gmm.f</code>.</p>"
+                              "<p>1. first wrapped<br>2. <strong>second</strong></p>")
 
 
 def test_report_in_headless_chromium(tmp_path):
