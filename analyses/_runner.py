@@ -57,6 +57,9 @@ class Settings:
     quick: bool = False
     out: Path = Path("results")
     data: str | None = None
+    #: PyMC's progress bars while sampling: on for an interactive full run (``main`` decides), off
+    #: in --quick runs, tests and logs. Display only, so not recorded in summary.json.
+    progressbar: bool = False
 
     def as_dict(self) -> dict:
         return {"seed": self.seed, "quick": self.quick, "out": str(self.out), "data": self.data}
@@ -96,6 +99,11 @@ class Context:
     @property
     def quick(self) -> bool:
         return self.settings.quick
+
+    @property
+    def progressbar(self) -> bool:
+        """Pass as ``progressbar=`` to ``models.fitting.sample_nuts`` / ``pm.sample``."""
+        return self.settings.progressbar
 
     @property
     def seed(self) -> int:
@@ -279,9 +287,10 @@ def main(argv: list[str] | None = None, prog: str = "python -m analyses") -> int
     if args.list:
         for name in DEFAULT_ANALYSES + OPT_IN_ANALYSES:
             tag = " (opt-in)" if name in OPT_IN_ANALYSES else ""
-            print(f"{name:<16} {importlib.import_module(f'analyses.{name}').TITLE}{tag}")
+            print(f"{name:<18} {importlib.import_module(f'analyses.{name}').TITLE}{tag}")
         return 0
-    settings = Settings(seed=args.seed, quick=args.quick, out=args.out, data=args.data)
+    settings = Settings(seed=args.seed, quick=args.quick, out=args.out, data=args.data,
+                        progressbar=sys.stdout.isatty() and not args.quick)
     names = args.names or list(DEFAULT_ANALYSES)
     try:
         summary = run_analyses(names, settings)
