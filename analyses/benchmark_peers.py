@@ -87,12 +87,15 @@ def naive_pymc_model(x: np.ndarray, n_components: int):
 
 
 def numpyro_gmm(x, prior: dict):
-    """NumPyro model of the K-component mixture on standardized data.
+    """NumPyro twin of this project's NUTS model, on standardized data (N, D).
 
-    ``prior`` holds the hyperparameters of this project's NUTS model (see
-    :func:`models.gmm_models` ``weakly_informative`` priors): ``alpha`` (K,) Dirichlet,
-    ``mu_first_loc`` (K,) increasing prior means of the ordered first coordinate,
-    ``mu_scale``, ``sd_scale`` (HalfNormal scale of the component sds), ``eta`` (LKJ).
+    Same priors and parametrization as :func:`models.gmm_models.gmm_marginal_model` with weak
+    priors: ``w ~ Dirichlet(alpha)``; ``mu_first`` ascending with Normal(``mu_first_loc``,
+    ``mu_sd``) prior (ordered support); ``mu_rest ~ Normal(0, mu_sd)``; precisions by the
+    Bartlett decomposition of Wishart(ν, I/ν): ``prec_c[k, i] ~ χ²(ν - i)``,
+    ``prec_z ~ Normal(0, 1)``, ``Λ_k = U_k U_kᵀ``. The likelihood is written the way a NumPyro
+    user writes it: ``MixtureSameFamily`` of ``MultivariateNormal(precision_matrix=Λ_k)``.
+    ``prior`` holds ``alpha`` (K,), ``mu_first_loc`` (K,), ``mu_sd`` and ``nu``.
     """
     import jax.numpy as jnp
     import numpyro
@@ -100,36 +103,47 @@ def numpyro_gmm(x, prior: dict):
     from numpyro.distributions import constraints
 
     alpha = jnp.asarray(prior["alpha"])
-    k = alpha.shape[0]
-    d = x.shape[1]
+    k, d, nu = alpha.shape[0], x.shape[1], float(prior["nu"])
     w = numpyro.sample("w", dist.Dirichlet(alpha))
     first = numpyro.sample("mu_first", dist.ImproperUniform(constraints.ordered_vector, (), (k,)))
     numpyro.factor("mu_first_prior",
-                   dist.Normal(jnp.asarray(prior["mu_first_loc"]), prior["mu_scale"]).log_prob(first).sum())
+                   dist.Normal(jnp.asarray(prior["mu_first_loc"]), prior["mu_sd"]).log_prob(first).sum())
     if d > 1:
-        rest = numpyro.sample("mu_rest", dist.Normal(0.0, prior["mu_scale"]).expand([k, d - 1]).to_event(2))
+        rest = numpyro.sample("mu_rest", dist.Normal(0.0, prior["mu_sd"]).expand([k, d - 1]).to_event(2))
         mu = jnp.concatenate([first[:, None], rest], axis=1)
     else:
         mu = first[:, None]
-    sd = numpyro.sample("sd", dist.HalfNormal(prior["sd_scale"]).expand([k, d]).to_event(2))
-    corr = numpyro.sample("corr_chol", dist.LKJCholesky(d, prior["eta"]).expand([k]).to_event(1))
-    chol = sd[..., :, None] * corr
-    mixture = dist.MixtureSameFamily(dist.Categorical(probs=w), dist.MultivariateNormal(mu, scale_tril=chol))
+    prec_c = numpyro.sample("prec_c", dist.Chi2(nu - jnp.arange(d)).expand([k, d]).to_event(2))
+    u = jnp.sqrt(prec_c / nu)[:, :, None] * jnp.eye(d)
+    if d > 1:
+        rows, cols = np.tril_indices(d, -1)
+        prec_z = numpyro.sample("prec_z", dist.Normal(0.0, 1.0).expand([k, rows.size]).to_event(2))
+        u = u.at[:, rows, cols].set(prec_z / np.sqrt(nu))
+    precision = u @ jnp.swapaxes(u, -1, -2)
+    mixture = dist.MixtureSameFamily(dist.Categorical(probs=w),
+                                     dist.MultivariateNormal(mu, precision_matrix=precision))
     numpyro.sample("x", mixture, obs=x)
 
 
 def sample_numpyro(x: np.ndarray, prior: dict, *, draws: int, tune: int, chains: int, seed: int,
-                   target_accept: float = 0.8):
+                   target_accept: float = 0.8, init_values: dict | None = None):
     """NUTS on :func:`numpyro_gmm`; returns (arviz InferenceData, compile+warmup seconds, sampling seconds).
+
+    ``init_values``: constrained starting values by site name (``init_to_value``); default
+    NumPyro's ``init_to_uniform``.
 
     Chains run sequentially (``chain_method="sequential"``), as JAX uses one device here.
     Compilation and warm-up are timed together (JAX compiles on first call), sampling apart.
     """
     import arviz as az
     import jax
-    from numpyro.infer import MCMC, NUTS
+    import numpyro
+    from numpyro.infer import MCMC, NUTS, init_to_uniform, init_to_value
 
-    kernel = NUTS(numpyro_gmm, target_accept_prob=target_accept)
+    numpyro.enable_x64()  # float64 like the PyMC models it is compared with
+
+    init = init_to_uniform if init_values is None else init_to_value(values=init_values)
+    kernel = NUTS(numpyro_gmm, target_accept_prob=target_accept, init_strategy=init)
     mcmc = MCMC(kernel, num_warmup=tune, num_samples=draws, num_chains=chains, chain_method="sequential",
                 progress_bar=False)
     key = jax.random.PRNGKey(seed)
@@ -147,14 +161,17 @@ def sample_numpyro(x: np.ndarray, prior: dict, *, draws: int, tune: int, chains:
 # --------------------------------------------------------------------------- nutpie
 
 
-def nutpie_sample(model, *, backend: str, draws: int, tune: int, chains: int, seed: int):
+def nutpie_sample(model, *, backend: str, draws: int, tune: int, chains: int, seed: int,
+                  initial_points: dict | None = None):
     """Compile ``model`` with nutpie's ``backend`` ("numba" or "jax") and sample it.
+
+    ``initial_points``: constrained starting values by variable name (as PyMC's ``initvals``).
 
     Returns (InferenceData, compile seconds, sampling seconds).
     """
     import nutpie
 
-    kwargs = {"backend": backend}
+    kwargs = {"backend": backend, "initial_points": initial_points}
     if backend == "jax":
         kwargs["gradient_backend"] = "jax"
     with Timer() as comp:
