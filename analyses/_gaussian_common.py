@@ -36,7 +36,7 @@ def nuts_settings(ctx, *, univariate: bool = False) -> dict:
     850 at 0.8, 740 at 0.9 (sample_nuts' default, kept for the multivariate models); largest R-hat
     1.0085, 1.0074 (one seed of the analysis reached 1.0126) and 1.0073; no divergences.
     """
-    settings = {"draws": 1000, "tune": 500 if ctx.quick else 1000, "chains": 2}
+    settings = {"draws": 1000, "tune": 500 if ctx.quick else 1000, "chains": 2, "progressbar": ctx.progressbar}
     if univariate:
         settings["target_accept"] = 0.65
     return settings

@@ -130,7 +130,8 @@ def run(ctx) -> None:
         ctx.check(f"K={k}: PyMC log-likelihood at the EM fit", np.sum(log_likelihood_function(model)(point)),
                   em.log_likelihood, method="gmm_marginal_model (PyTensor)", reference="models.em.fit_em",
                   rtol=1e-9, dataset=t.name)
-        idata = sample_gmm_posterior(model, draws=draws, tune=draws, chains=2, seed=ctx.seed + k, start=em)
+        idata = sample_gmm_posterior(model, draws=draws, tune=draws, chains=2, seed=ctx.seed + k, start=em,
+                                     progressbar=ctx.progressbar)
         ll = idata.log_likelihood["x"]
         idata.posterior["log_likelihood_total"] = ll.sum("obs")
         gate_nuts(ctx, f"K={k} ({ct})", idata, var_names=["log_likelihood_total"], dataset=t.name)

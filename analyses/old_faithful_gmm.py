@@ -268,7 +268,7 @@ def run(ctx) -> None:
     model = gmm_marginal_model(x, 2, columns=t.columns)
     t0 = time.perf_counter()
     idata = sample_gmm_posterior(model, draws=draws, tune=draws, chains=2, seed=ctx.seed, start=em_kpp,
-                                 posterior_predictive=True)
+                                 posterior_predictive=True, progressbar=ctx.progressbar)
     nuts_wall = time.perf_counter() - t0
     spec = model.gmm_spec
     gate_nuts(ctx, "Old Faithful K=2", idata, var_names=["w", "mu", "prec_c", "prec_z"], dataset=t.name)

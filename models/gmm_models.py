@@ -1121,7 +1121,7 @@ def log_likelihood_function(model):
 
 def sample_gmm_posterior(model, *, draws: int = 1000, tune: int = 1000, chains: int = 2, seed: int = 0,
                          start="em", target_accept: float = 0.9, posterior_predictive: bool = False,
-                         cores: int | None = None, nuts_sampler: str = "pymc"):
+                         cores: int | None = None, nuts_sampler: str = "pymc", progressbar: bool = False):
     """NUTS on the marginal model, started at an EM (or given) fit, log-likelihood in data units.
 
     Parameters
@@ -1148,7 +1148,7 @@ def sample_gmm_posterior(model, *, draws: int = 1000, tune: int = 1000, chains: 
         initvals = {k: v for k, v in point.items() if k in spec.value_shapes()}
     idata = sample_nuts(model, draws=draws, tune=tune, chains=chains, seed=seed, target_accept=target_accept,
                         cores=cores, nuts_sampler=nuts_sampler, posterior_predictive=posterior_predictive,
-                        initvals=initvals)
+                        initvals=initvals, progressbar=progressbar)
     idata.log_likelihood["x"] = idata.log_likelihood["x"] + spec.standardization.log_jacobian
     idata.attrs.update({
         "model": f"gmm_{spec.kind}", "covariance_type": spec.covariance_type, "priors": spec.priors,
