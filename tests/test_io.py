@@ -85,3 +85,13 @@ def test_save_netcdf_round_trip_and_failure(tmp_path):
         io.save_netcdf(NotInferenceData(), path)
     assert path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["post.nc"]
+
+
+def test_results_get_the_permissions_of_a_plain_open(tmp_path):
+    """mkstemp's temporary file is 0600; the renamed result must follow the umask like open()."""
+    import stat
+
+    io.write_json(tmp_path / "a.json", {"x": 1})
+    (tmp_path / "b.json").write_text("{}")
+    mode = stat.S_IMODE(os.stat(tmp_path / "a.json").st_mode)
+    assert mode == stat.S_IMODE(os.stat(tmp_path / "b.json").st_mode)
