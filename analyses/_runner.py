@@ -46,7 +46,7 @@ DEFAULT_ANALYSES: list[str] = [
     "choosing_k",
 ]
 #: Analyses that run only when named (too long, or not part of the tie-out).
-OPT_IN_ANALYSES: list[str] = ["benchmark"]
+OPT_IN_ANALYSES: list[str] = ["benchmark", "sbc"]
 
 
 @dataclass

@@ -154,7 +154,8 @@ def with_swappable_observed(model, observed: str):
 
 def pymc_sbc(model, observed: str, var_names: list[str], *, n_sims: int, n_draws: int, seed: int,
              draws: int = 1000, tune: int = 1000, chains: int = 2, target_accept: float = 0.9,
-             keep_prior=None, n_bins: int = 20, progress: Callable | None = None) -> SBCResult:
+             keep_prior=None, n_bins: int = 20, progress: Callable | None = None,
+             compile_kwargs: dict | None = None) -> SBCResult:
     """SBC of NUTS on a PyMC model, prior and likelihood taken from the model itself.
 
     1. (θ̃_s, ỹ_s), s = 1..S, are joint draws of ``pm.sample_prior_predictive``. Forward sampling
@@ -167,6 +168,10 @@ def pymc_sbc(model, observed: str, var_names: list[str], *, n_sims: int, n_draws
 
     ``extra`` records, per simulation, the worst R-hat, the smallest bulk ESS and the
     divergences, so a miscalibration can be told apart from a sampler that did not converge.
+
+    ``compile_kwargs`` go to ``pm.NUTS`` (e.g. ``{"mode": "NUMBA"}``: models whose gradient
+    has Python-implemented ops, such as triangular solves, then run 2-3x faster per leapfrog
+    step, for a one-off compilation of ~15 s).
     """
     import arviz as az
     import pymc as pm
@@ -188,7 +193,7 @@ def pymc_sbc(model, observed: str, var_names: list[str], *, n_sims: int, n_draws
 
     sbc_model, shared = with_swappable_observed(model, observed)
     with sbc_model:
-        step = pm.NUTS(target_accept=target_accept)
+        step = pm.NUTS(target_accept=target_accept, compile_kwargs=compile_kwargs)
     ranks, extra = [], {"rhat_max": [], "ess_bulk_min": [], "divergences": []}
     for s in range(n_sims):
         shared.set_value(np.asarray(data[s], dtype=shared.get_value().dtype))
