@@ -31,17 +31,19 @@ Why these choices
   hyper-parameters frozen at the reference values.
 * **The GMM's prior.** With the builder's default weak prior (Dirichlet(1) weights, component
   sd ≈ 1 around means ±1 ± 2) about half the simulated data sets are two heavily overlapping
-  components; their posteriors are multimodal, NUTS does not converge on them (measured: R-hat
-  > 1.01 in ~70 % and divergences in ~50 % of simulations), and SBC would measure the sampler's
-  failure on unidentifiable data rather than the model. ``dirichlet_alpha = 5`` (no nearly empty
-  component), ``wishart_dof = 10`` (component sds near 1) and ``mu_prior_sd = 3`` (means usually
-  several sds apart), with N = 100, keep most posteriors identifiable. The ordering constraint
-  lives in a transform that forward sampling ignores, so prior draws with unordered means are
-  rejected (``keep_prior``), which is exactly the truncated prior the model's density defines.
+  components; their posteriors are multimodal, NUTS does not converge on them (measured on 20
+  simulations with N = 50: R-hat > 1.01 in 75 % and divergences in 50 % of them), and SBC
+  would measure the sampler's failure on unidentifiable data rather than the model.
+  ``dirichlet_alpha = 5`` (no nearly empty component), ``wishart_dof = 10`` (component sds near
+  1) and ``mu_prior_sd = 3`` (means usually several sds apart), with N = 100, keep most
+  posteriors identifiable. The ordering constraint lives in a transform that forward sampling
+  ignores, so prior draws with unordered means are rejected (``keep_prior``), which is exactly
+  the truncated prior the model's density defines.
 * **Thinning.** The χ² test assumes the L draws ranked against θ̃ are independent; correlated
   draws make ranks over-dispersed. L = 99 draws are kept, evenly spaced, from 2 chains × 250
-  (every 5th draw; the recorded per-simulation bulk ESS is well above 99), so L + 1 = 100
-  possible ranks split into 20 equal bins of 5.
+  (every 5th draw) — 2 × 500 for the GMM, which mixes more slowly (with 2 × 250 its bulk ESS
+  fell below 99 in 26 % of 200 simulations) — so that the per-simulation bulk ESS exceeds L in
+  most simulations; L + 1 = 100 possible ranks split into 20 equal bins of 5.
 * **200 simulations** per family with 20 bins gives 10 expected counts per bin (the χ²
   approximation holds); ``--quick`` runs 30 NUTS simulations over 10 bins (3 per bin), a smoke
   test. The exact-draw SBC costs milliseconds per simulation and runs 1000 in both modes.
@@ -102,7 +104,8 @@ class SBCProblem:
     draws outside a transform-only constraint (None: keep all); ``compile_mode`` is PyTensor's
     mode for the NUTS step (None: the default C backend; ``"NUMBA"`` where the gradient has
     Python-implemented ops — measured 2-3x fewer microseconds per leapfrog step, for ~15 s of
-    one-off compilation).
+    one-off compilation); ``draws`` per chain overrides the settings' (a slower-mixing model
+    needs more draws for L = 99 near-independent ones).
     """
 
     label: str
@@ -112,6 +115,7 @@ class SBCProblem:
     target_accept: float
     keep_prior: Callable | None = None
     compile_mode: str | None = None
+    draws: int | None = None
 
 
 def reference_sample(n_obs: int, n_features: int = 0) -> np.ndarray:
@@ -170,7 +174,7 @@ def gmm_k2_problem(n_obs: int = 100) -> SBCProblem:
     model = gmm_marginal_model(reference_sample(n_obs, 1), 2, standardization=Standardization.identity(1),
                                ordered=True, **GMM_PRIOR)
     return SBCProblem(f"GMM K=2 ordered, D=1, N={n_obs}", model, "x", ("w", "mu_first", "prec_c"), 0.8,
-                      keep_prior=_means_ordered, compile_mode="NUMBA")
+                      keep_prior=_means_ordered, compile_mode="NUMBA", draws=500)
 
 
 #: NUTS families: name -> builder of the SBC problem.
@@ -205,7 +209,7 @@ def run_family(name: str, *, seed: int, settings: SBCSettings = FULL, progress: 
     start = time.perf_counter()
     with _QuietPyMC(), threadpool_limits(limits=1, user_api="blas"):
         result = pymc_sbc(problem.model, problem.observed, list(problem.var_names), n_sims=settings.n_sims,
-                          n_draws=N_DRAWS, seed=seed, draws=settings.draws, tune=settings.tune,
+                          n_draws=N_DRAWS, seed=seed, draws=problem.draws or settings.draws, tune=settings.tune,
                           chains=settings.chains, target_accept=problem.target_accept,
                           keep_prior=problem.keep_prior, n_bins=settings.n_bins, progress=progress,
                           compile_kwargs={"mode": problem.compile_mode} if problem.compile_mode else None)
