@@ -201,7 +201,7 @@ def run_family(name: str, *, seed: int, settings: SBCSettings = FULL, progress: 
     """NUTS SBC of one family: ``settings.n_sims`` simulations, L = 99 thinned draws each.
 
     Returns the :class:`models.sbc.SBCResult`; ``extra`` holds per-simulation R-hat, bulk ESS
-    and divergences, plus ``wall_seconds``.
+    and divergences, plus ``label``, ``draws_per_chain`` and ``wall_seconds``.
     """
     from threadpoolctl import threadpool_limits
 
@@ -213,7 +213,8 @@ def run_family(name: str, *, seed: int, settings: SBCSettings = FULL, progress: 
                           chains=settings.chains, target_accept=problem.target_accept,
                           keep_prior=problem.keep_prior, n_bins=settings.n_bins, progress=progress,
                           compile_kwargs={"mode": problem.compile_mode} if problem.compile_mode else None)
-    result.extra["wall_seconds"] = round(time.perf_counter() - start, 2)
+    result.extra.update(label=problem.label, draws_per_chain=problem.draws or settings.draws,
+                        wall_seconds=round(time.perf_counter() - start, 2))
     return result
 
 
@@ -239,40 +240,61 @@ def convergence_summary(result: SBCResult) -> dict:
 N_OBS_EXACT = 8
 
 
-def exact_conjugate_sbc(rng: np.random.Generator, n_sims: int, n_bins: int) -> dict[str, SBCResult]:
-    """Exact-draw SBC of the four conjugate posteriors of :mod:`models.conjugate`.
+def _univariate_case(prior, simulate, name: str):
+    """(draw_prior, simulate_data, draw_posterior, names) for a one-parameter conjugate prior."""
+    return (lambda r: prior.sample(r, 1), simulate,
+            lambda y, n, r: prior.posterior(y).sample(r, n)[:, None], [name])
 
-    Each simulation: θ̃ from the prior object's ``sample``, N = 8 observations, L = 99 exact
-    draws from ``prior.posterior(y).sample``. Returns name -> SBCResult.
-    """
+
+def _normal_gamma_case(prior: NormalGamma):
+    """θ = (μ, τ); x_n ~ N(μ, 1/τ)."""
+    def draw_prior(r):
+        d = prior.sample(r, 1)
+        return np.array([d.mu[0], d.tau[0]])
+
+    def draw_posterior(y, n, r):
+        d = prior.posterior(y).sample(r, n)
+        return np.column_stack([d.mu, d.tau])
+
+    return (draw_prior, lambda th, r: r.normal(th[0], th[1] ** -0.5, N_OBS_EXACT), draw_posterior, ["mu", "tau"])
+
+
+def _normal_wishart_case(prior: NormalWishart):
+    """θ = (μ (2,), the lower triangle of Λ (3,)); x_n ~ N(μ, Λ⁻¹)."""
     tril = np.tril_indices(2)
-    mean = NormalMeanKnownVariance(mu0=1.0, sigma0=2.0, sigma=1.5)
-    gamma = GammaPrecisionKnownMean(mu=0.5, a0=3.0, b0=2.0)
-    ng = NormalGamma(mu0=0.0, kappa0=0.5, a0=3.0, b0=2.0)
-    nw = NormalWishart(m0=np.array([0.0, 1.0]), beta0=2.0, W0=np.array([[0.5, 0.1], [0.1, 0.3]]), nu0=5.0)
 
-    def nw_flat(d, i):
+    def flat(d, i):
         return np.concatenate([d.mu[i], d.Lambda[i][tril]])
 
-    def nw_simulate(th, r):
+    def simulate(th, r):
         lam = np.zeros((2, 2))
         lam[tril] = th[2:]
         lam = lam + np.tril(lam, -1).T
         return r.multivariate_normal(th[:2], np.linalg.inv(lam), size=N_OBS_EXACT)
 
+    def draw_posterior(y, n, r):
+        d = prior.posterior(y).sample(r, n)
+        return np.stack([flat(d, i) for i in range(n)])
+
+    return (lambda r: flat(prior.sample(r, 1), 0), simulate, draw_posterior,
+            ["mu[0]", "mu[1]", "Lambda[0,0]", "Lambda[1,0]", "Lambda[1,1]"])
+
+
+def exact_conjugate_sbc(rng: np.random.Generator, n_sims: int, n_bins: int = 20) -> dict[str, SBCResult]:
+    """Exact-draw SBC of the four conjugate posteriors of :mod:`models.conjugate`.
+
+    Each simulation: θ̃ from the prior object's ``sample``, N = 8 observations, L = 99 exact
+    draws from ``prior.posterior(y).sample``. Returns name -> SBCResult.
+    """
+    mean = NormalMeanKnownVariance(mu0=1.0, sigma0=2.0, sigma=1.5)
+    gamma = GammaPrecisionKnownMean(mu=0.5, a0=3.0, b0=2.0)
     cases = {
-        "normal_mean": (lambda r: mean.sample(r, 1), lambda th, r: r.normal(th[0], mean.sigma, N_OBS_EXACT),
-                        lambda y, n, r: mean.posterior(y).sample(r, n)[:, None], ["mu"]),
-        "gamma_precision": (lambda r: gamma.sample(r, 1), lambda th, r: r.normal(gamma.mu, th[0] ** -0.5, N_OBS_EXACT),
-                            lambda y, n, r: gamma.posterior(y).sample(r, n)[:, None], ["tau"]),
-        "normal_gamma": (lambda r: np.array([*(lambda d: (d.mu[0], d.tau[0]))(ng.sample(r, 1))]),
-                         lambda th, r: r.normal(th[0], th[1] ** -0.5, N_OBS_EXACT),
-                         lambda y, n, r: np.column_stack((lambda d: (d.mu, d.tau))(ng.posterior(y).sample(r, n))),
-                         ["mu", "tau"]),
-        "normal_wishart": (lambda r: nw_flat(nw.sample(r, 1), 0), nw_simulate,
-                           lambda y, n, r: (lambda d: np.stack([nw_flat(d, i) for i in range(n)]))(
-                               nw.posterior(y).sample(r, n)),
-                           ["mu[0]", "mu[1]", "Lambda[0,0]", "Lambda[1,0]", "Lambda[1,1]"]),
+        "normal_mean": _univariate_case(mean, lambda th, r: r.normal(th[0], mean.sigma, N_OBS_EXACT), "mu"),
+        "gamma_precision": _univariate_case(gamma, lambda th, r: r.normal(gamma.mu, th[0] ** -0.5, N_OBS_EXACT),
+                                            "tau"),
+        "normal_gamma": _normal_gamma_case(NormalGamma(mu0=0.0, kappa0=0.5, a0=3.0, b0=2.0)),
+        "normal_wishart": _normal_wishart_case(NormalWishart(m0=np.array([0.0, 1.0]), beta0=2.0,
+                                                             W0=np.array([[0.5, 0.1], [0.1, 0.3]]), nu0=5.0)),
     }
     return {name: simulate_ranks(prior, simulate, posterior, n_sims=n_sims, n_draws=N_DRAWS, rng=rng, names=names,
                                  n_bins=n_bins)
@@ -288,47 +310,55 @@ def _record(ctx, dataset: str, result: SBCResult, method: str) -> None:
                         dataset=dataset, note=f"rank uniformity over {result.n_bins} bins; one-sided: p >= {P_MIN}")
 
 
-def run(ctx) -> None:
-    settings = QUICK if ctx.quick else FULL
-    ctx.extra["settings"] = {"n_sims": settings.n_sims, "n_bins": settings.n_bins, "n_draws_ranked": N_DRAWS,
-                             "nuts_draws_per_chain": settings.draws, "tune": settings.tune,
-                             "chains": settings.chains, "exact_sims": settings.n_exact, "seed": ctx.seed}
-
+def _run_exact(ctx, settings: SBCSettings) -> None:
+    """Exact-draw SBC of the conjugate posteriors: checks, p-values and one figure per case."""
     start = time.perf_counter()
-    exact = exact_conjugate_sbc(ctx.rng(0), settings.n_exact, settings.n_bins)
-    ctx.extra["exact"] = {name: {"names": list(r.names), "pvalues": r.pvalues.tolist(), "n_sims": settings.n_exact}
-                          for name, r in exact.items()}
+    exact = exact_conjugate_sbc(ctx.rng(0), settings.n_exact)   # 1000 sims: 20 bins in both modes
+    ctx.extra["exact"] = {name: {"names": list(r.names), "pvalues": r.pvalues.tolist(), "n_sims": settings.n_exact,
+                                 "n_bins": r.n_bins} for name, r in exact.items()}
     ctx.extra["exact_wall_seconds"] = round(time.perf_counter() - start, 2)
     for name, result in exact.items():
         _record(ctx, f"exact {name}", result, f"exact conjugate draws, {settings.n_exact} sims, L={N_DRAWS}")
         ctx.save_figure(plot_rank_ecdfs(result, title=f"Exact-draw SBC, {name}: {settings.n_exact} simulations, "
-                                                      f"99% band"), f"sbc_exact_{name}.png")
+                                                      f"L = {N_DRAWS}, 99% band"), f"sbc_exact_{name}.png")
 
+
+def _run_nuts(ctx, settings: SBCSettings, name: str, seed: int) -> None:
+    """NUTS SBC of one family: checks, convergence summary, ranks (JSON) and the figure."""
+    every = max(1, settings.n_sims // 4)
+
+    def progress(done, total):
+        if done % every == 0:
+            ctx.log(f"{name}: {done}/{total} simulations")
+
+    result = run_family(name, seed=seed, settings=settings, progress=progress)
+    extra, conv = result.extra, convergence_summary(result)
+    ctx.extra["nuts"][name] = {"model": extra["label"], "seed": seed, "names": list(result.names),
+                               "pvalues": result.pvalues.tolist(), "chi2": result.chi2.tolist(),
+                               "n_sims": settings.n_sims, "n_bins": result.n_bins,
+                               "draws_per_chain": extra["draws_per_chain"], "convergence": conv,
+                               "wall_seconds": extra["wall_seconds"]}
+    ctx.write_json(f"sbc_{name}_ranks.json", {"names": list(result.names), "ranks": result.ranks.tolist(),
+                                              "n_draws": N_DRAWS, "seed": seed, "rhat_max": extra["rhat_max"],
+                                              "ess_bulk_min": extra["ess_bulk_min"],
+                                              "divergences": extra["divergences"]})
+    _record(ctx, f"NUTS {name}", result, f"NUTS SBC, {extra['label']}, {settings.n_sims} sims, L={N_DRAWS} "
+                                         f"thinned from {settings.chains}x{extra['draws_per_chain']}")
+    ctx.save_figure(plot_rank_ecdfs(result, title=f"NUTS SBC, {extra['label']}: {settings.n_sims} simulations, "
+                                                  f"L = {N_DRAWS}, 99% band"), f"sbc_nuts_{name}.png")
+    ctx.log(f"{name}: min p = {result.min_pvalue:.3g}, R-hat <= 1.01 in {conv['fraction_rhat_le_1.01']:.0%}, "
+            f"divergence-free {conv['fraction_divergence_free']:.0%}, {extra['wall_seconds']:.0f} s")
+
+
+def run(ctx) -> None:
+    settings = QUICK if ctx.quick else FULL
+    ctx.extra["settings"] = {"n_sims": settings.n_sims, "n_bins": settings.n_bins, "n_draws_ranked": N_DRAWS,
+                             "tune": settings.tune, "chains": settings.chains, "exact_sims": settings.n_exact,
+                             "seed": ctx.seed}
+    _run_exact(ctx, settings)
     ctx.extra["nuts"] = {}
     for stream, name in enumerate(FAMILIES, start=1):
-        seed = int(ctx.rng(stream).integers(2**31))
-        step = max(1, settings.n_sims // 4)
-
-        def progress(done, total, name=name):
-            if done % step == 0:
-                ctx.log(f"{name}: {done}/{total} simulations")
-
-        result = run_family(name, seed=seed, settings=settings, progress=progress)
-        conv = convergence_summary(result)
-        ctx.extra["nuts"][name] = {"seed": seed, "names": list(result.names), "pvalues": result.pvalues.tolist(),
-                                   "chi2": result.chi2.tolist(), "n_sims": settings.n_sims,
-                                   "convergence": conv, "wall_seconds": result.extra["wall_seconds"]}
-        ctx.write_json(f"sbc_{name}_ranks.json", {"names": list(result.names), "ranks": result.ranks.tolist(),
-                                                  "n_draws": N_DRAWS, "seed": seed,
-                                                  "rhat_max": result.extra["rhat_max"],
-                                                  "ess_bulk_min": result.extra["ess_bulk_min"],
-                                                  "divergences": result.extra["divergences"]})
-        _record(ctx, f"NUTS {name}", result,
-                f"NUTS SBC, {settings.n_sims} sims, L={N_DRAWS} thinned from {settings.chains}x{settings.draws}")
-        ctx.save_figure(plot_rank_ecdfs(result, title=f"NUTS SBC, {name}: {settings.n_sims} simulations, "
-                                                      f"L = {N_DRAWS}, 99% band"), f"sbc_nuts_{name}.png")
-        ctx.log(f"{name}: min p = {result.min_pvalue:.3g}, R-hat <= 1.01 in {conv['fraction_rhat_le_1.01']:.0%}, "
-                f"divergence-free {conv['fraction_divergence_free']:.0%}, {result.extra['wall_seconds']:.0f} s")
+        _run_nuts(ctx, settings, name, seed=int(ctx.rng(stream).integers(2**31)))
 
 
 if __name__ == "__main__":
