@@ -2,9 +2,10 @@
 
 Reference: under a correct posterior sampler the rank of the true parameter among L = 99
 thinned posterior draws is uniform on {0..99}; each parameter's 200 ranks are tested by χ²
-over 20 equal bins at p > 0.001 (fixed seeds, so the verdict is reproducible). The slow tests
-take about 5 minutes together on 2 cores (measured numbers in analyses/sbc.py's summary); the
-fast ones check that the frozen priors are the distributions the analysis says they are.
+over 20 equal bins at p > 0.001 (fixed seeds, so the verdict is reproducible). The three slow
+SBC tests took 48 + 157 + 227 s on the 2-core machine (with other work running), the --quick
+analysis 68 s; the fast tests check that the frozen priors are the distributions the analysis
+says they are.
 """
 
 from __future__ import annotations
