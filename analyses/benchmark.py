@@ -60,7 +60,7 @@ FULL = {"map_sizes": (272, 25_000, 250_000), "logp_sizes": (1_000, 10_000, 100_0
         "naive_map_max_n": 250_000, "naive_logp_max_n": 100_000, "nuts_draws": 1000, "nuts_tune": 1000,
         "advi_n": 1_000_000, "advi_steps": 3000, "cold": True}
 QUICK = {"map_sizes": (272, 2_000), "logp_sizes": (1_000, 10_000), "naive_map_max_n": 272,
-         "naive_logp_max_n": 10_000, "nuts_draws": 150, "nuts_tune": 150, "advi_n": 20_000,
+         "naive_logp_max_n": 10_000, "nuts_draws": 500, "nuts_tune": 500, "advi_n": 20_000,
          "advi_steps": 3000, "cold": False}
 
 
@@ -328,6 +328,23 @@ def project_nuts(x, k, *, draws, tune, seed) -> dict:
     return _nuts_row(idata, build.seconds + total.seconds - sampling, sampling)
 
 
+def gate_project_nuts(ctx, row: dict, *, draws: int) -> None:
+    """The project's own NUTS run is gated like every NUTS result (R-hat, ESS, divergences).
+
+    The peers' diagnostics are recorded in benchmark.json, not gated: a peer that mixes badly
+    is a finding of the benchmark, not a failure of this project.
+    """
+    from models.fitting import ESS_MIN, RHAT_MAX, ess_threshold
+
+    label = "NUTS project default (faithful, K=2)"
+    ctx.check_bound(f"{label}: max R-hat", row["rhat_max"], RHAT_MAX, kind="<=", method="ArviZ rhat",
+                    dataset="faithful")
+    ctx.check_bound(f"{label}: min bulk ESS", row["ess_bulk_min"], ess_threshold(draws, ESS_MIN), kind=">=",
+                    method="ArviZ ess (bulk)", dataset="faithful")
+    ctx.check_bound(f"{label}: divergences", row["divergences"], 0, kind="<=", method="sample_stats.diverging",
+                    dataset="faithful")
+
+
 # --------------------------------------------------------------------------- 4. ADVI
 
 
@@ -462,6 +479,7 @@ def run(ctx) -> None:
     result["logp"] = bench_logp(ctx, settings)
     ctx.log("3/5 NUTS on Old Faithful")
     result["nuts"] = bench_nuts(ctx, settings)
+    gate_project_nuts(ctx, result["nuts"]["project_default"], draws=2 * settings["nuts_draws"])
     ctx.log("4/5 minibatch ADVI")
     result["advi"] = bench_advi(ctx, settings)
     if settings["cold"]:
