@@ -165,6 +165,11 @@ def bench_map(ctx, settings: dict) -> list[dict]:
             gm, seconds = fit_sklearn(x, k, seed=ctx.seed)
             row["sklearn"] = {"total_s": seconds, "loglik": float(gm.score(x) * x.shape[0]),
                               "n_iter": int(gm.n_iter_)}
+            # Its default tol (1e-3 on the mean log-likelihood) stops ~1e-5 (relative) short of
+            # the maximum; at tol 1e-6 it reaches the same log-likelihood as MAP to 1e-6.
+            gm, seconds = fit_sklearn(x, k, seed=ctx.seed, tol=1e-6)
+            row["sklearn_tol_1e-6"] = {"total_s": seconds, "loglik": float(gm.score(x) * x.shape[0]),
+                                       "n_iter": int(gm.n_iter_)}
         with Timer() as t:
             em = fit_em(x, k, seed=ctx.seed)
         row["em"] = {"total_s": t.seconds, "loglik": float(em.log_likelihood), "n_iter": int(em.n_iter)}
@@ -413,6 +418,10 @@ def targets(result: dict) -> list[dict]:
         r = by_n[25_000]
         rows.append({"target": "MAP optimisation / sklearn EM, N=25,000 K=3", "value":
                      r["project_map"]["optimize_s"] / r["sklearn"]["total_s"], "bound": 3.0, "kind": "<="})
+        if "sklearn_tol_1e-6" in r:
+            rows.append({"target": "MAP optimisation / sklearn EM at tol 1e-6 (same log-likelihood), N=25,000 K=3",
+                         "value": r["project_map"]["optimize_s"] / r["sklearn_tol_1e-6"]["total_s"], "bound": 3.0,
+                         "kind": "<="})
         rows.append({"target": "MAP total incl. build+compile (s), N=25,000 K=3",
                      "value": r["project_map"]["total_s"], "bound": 10.0, "kind": "<="})
     lp = result["logp"]
@@ -445,6 +454,7 @@ def plot(result: dict):
     syn = [r for r in result["map"] if r["data"].startswith("synthetic")]
     n = [r["N"] for r in syn]
     series = {"scikit-learn EM": [r.get("sklearn", {}).get("total_s") for r in syn],
+              "scikit-learn EM, tol 1e-6": [r.get("sklearn_tol_1e-6", {}).get("total_s") for r in syn],
               "this project's EM": [r["em"]["total_s"] for r in syn],
               "project MAP: optimisation": [r["project_map"]["optimize_s"] for r in syn],
               "project MAP: total (build+compile+optimise)": [r["project_map"]["total_s"] for r in syn],
