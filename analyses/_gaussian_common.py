@@ -6,7 +6,6 @@ Not an analysis itself (the runner only loads the names in ``DEFAULT_ANALYSES``)
 
 from __future__ import annotations
 
-import contextlib
 
 import numpy as np
 
@@ -40,20 +39,6 @@ def nuts_settings(ctx, *, univariate: bool = False) -> dict:
     if univariate:
         settings["target_accept"] = 0.65
     return settings
-
-
-@contextlib.contextmanager
-def one_blas_thread():
-    """Run with one BLAS thread per process.
-
-    numpy's OpenBLAS spin-waits for its worker threads; on a small machine shared with other
-    processes, NUTS's thousands of tiny matrix products then run ~10-100x slower (measured:
-    160 s instead of 12 s for one Normal-Wishart fit). threadpoolctl is a PyMC dependency.
-    """
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(limits=1, user_api="blas"):
-        yield
 
 
 def gate(ctx, label: str, idata, *, dataset: str = "") -> bool:

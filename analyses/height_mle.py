@@ -41,7 +41,6 @@ from analyses._gaussian_common import (
     fig_from_axes,
     gate,
     nuts_settings,
-    one_blas_thread,
     overlay,
     sigma_density,
 )
@@ -327,15 +326,14 @@ def run(ctx) -> None:
     if is_book_heights(s.values) and s.label.startswith("col"):
         s = Series(s.name, s.values, "height (cm)")  # the book's header-less file
     lo, hi = thresholds(s.values)
-    with one_blas_thread():
-        fit = check_mle_map(ctx, s, lo, hi)
-        nuts = fit_nuts(ctx, s, fit, lo, hi)
-        ctx.save_figure(figure_surface(s, fit, nuts["flat"][0]), "loglik_surface.png")
-        ctx.save_figure(figure_fit(s, fit, nuts, lo, hi), "histogram_fit_predictive.png")
-        ctx.save_figure(figure_trace(s, nuts), "trace_normal_gamma.png")
-        ctx.save_figure(figure_posterior(s, nuts), "posterior_vs_exact.png")
-        table = side_by_side(fit, nuts)
-        ctx.save_figure(figure_side_by_side(s, table), "estimates_side_by_side.png")
+    fit = check_mle_map(ctx, s, lo, hi)
+    nuts = fit_nuts(ctx, s, fit, lo, hi)
+    ctx.save_figure(figure_surface(s, fit, nuts["flat"][0]), "loglik_surface.png")
+    ctx.save_figure(figure_fit(s, fit, nuts, lo, hi), "histogram_fit_predictive.png")
+    ctx.save_figure(figure_trace(s, nuts), "trace_normal_gamma.png")
+    ctx.save_figure(figure_posterior(s, nuts), "posterior_vs_exact.png")
+    table = side_by_side(fit, nuts)
+    ctx.save_figure(figure_side_by_side(s, table), "estimates_side_by_side.png")
     idata, exact, prior = nuts["ng"]
     student = exact.predictive()
     pred = nuts["pred"].values.ravel()

@@ -42,7 +42,6 @@ from analyses._gaussian_common import (
     fig_from_axes,
     gate,
     nuts_settings,
-    one_blas_thread,
 )
 from analyses.closed_forms import Table, _unit, bivariate_prior, load_data
 from models.fitting import fit_map, posterior_moment_errors, sample_nuts
@@ -310,14 +309,13 @@ def run(ctx) -> None:
                         "Pass a file with (height, weight) or any two numeric columns.")
     if is_book_height_weight(t.values) and t.labels[0].startswith("col"):
         t = Table(t.name, t.values, ("height (cm)", "weight (kg)"))  # the book's header-less file
-    with one_blas_thread():
-        cf = closed_forms(ctx, t)
-        idata_lkj = fit_lkj(ctx, t, cf)
-        idata_nw, exact, prior = fit_normal_wishart(ctx, t)
-        ctx.save_figure(figure_density(t, cf), "density_surface_contours_axes.png")
-        ctx.save_figure(figure_rotated(t, cf), "rotated_coordinates.png")
-        ctx.save_figure(figure_covariances(t, cf, idata_lkj, idata_nw, exact, ctx.rng(1)), "covariance_estimates.png")
-        ctx.save_figure(figure_pair(t, cf, idata_lkj), "pair_lkj_posterior.png")
+    cf = closed_forms(ctx, t)
+    idata_lkj = fit_lkj(ctx, t, cf)
+    idata_nw, exact, prior = fit_normal_wishart(ctx, t)
+    ctx.save_figure(figure_density(t, cf), "density_surface_contours_axes.png")
+    ctx.save_figure(figure_rotated(t, cf), "rotated_coordinates.png")
+    ctx.save_figure(figure_covariances(t, cf, idata_lkj, idata_nw, exact, ctx.rng(1)), "covariance_estimates.png")
+    ctx.save_figure(figure_pair(t, cf, idata_lkj), "pair_lkj_posterior.png")
     for data, name in ((idata_lkj, "posterior_lkj.nc"), (idata_nw, "posterior_normal_wishart.nc")):
         if t.values.shape[0] > MAX_SAVED_LOGLIK and "log_likelihood" in data.groups():
             del data.log_likelihood  # N x draws values: 400 MB for the book's 25,000 rows

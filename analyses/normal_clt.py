@@ -30,7 +30,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from scipy import special, stats
 
-from analyses._gaussian_common import COLORS, Z_MC, one_blas_thread
+from analyses._gaussian_common import COLORS, Z_MC
 from analyses.closed_forms import _axis_label, _unit
 from models.data import load_dataset
 from models.gaussian import mle_var, normal_logpdf
@@ -296,26 +296,25 @@ def figure_distance(srcs: list[Source], results: dict) -> Figure:
 
 
 def run(ctx) -> None:
-    with one_blas_thread():
-        curves = check_densities(ctx)
-        ctx.save_figure(figure_densities(curves), "normal_densities.png")
-        check_irwin_hall(ctx)
-        trials = 2_000 if ctx.quick else 10_000
-        srcs = sources(ctx)
-        results = {}
-        for stream, src in enumerate(srcs, start=1):
-            ctx.log(f"CLT: {trials} samples of N = {max(SAMPLE_SIZES)} draws from {src.label}")
-            results[src.name] = study_source(ctx, src, trials, stream)
-        ctx.save_figure(figure_means(srcs, results), "clt_sample_means.png")
-        ctx.save_figure(figure_sums(srcs[0], results[srcs[0].name]["sums_first"]), "clt_sums_uniform.png")
-        ctx.save_figure(figure_distance(srcs, results), "clt_distance_to_normal.png")
-        ctx.extra.update({
-            "trials": trials,
-            "sample_sizes": list(SAMPLE_SIZES),
-            "exact_distance": {s.name: results[s.name]["exact_distance"] for s in srcs},
-            "ecdf_distance": {s.name: results[s.name]["ecdf_distance"] for s in srcs},
-            "berry_esseen": {s.name: {n: s.berry_esseen(n) for n in SAMPLE_SIZES} for s in srcs},
-        })
+    curves = check_densities(ctx)
+    ctx.save_figure(figure_densities(curves), "normal_densities.png")
+    check_irwin_hall(ctx)
+    trials = 2_000 if ctx.quick else 10_000
+    srcs = sources(ctx)
+    results = {}
+    for stream, src in enumerate(srcs, start=1):
+        ctx.log(f"CLT: {trials} samples of N = {max(SAMPLE_SIZES)} draws from {src.label}")
+        results[src.name] = study_source(ctx, src, trials, stream)
+    ctx.save_figure(figure_means(srcs, results), "clt_sample_means.png")
+    ctx.save_figure(figure_sums(srcs[0], results[srcs[0].name]["sums_first"]), "clt_sums_uniform.png")
+    ctx.save_figure(figure_distance(srcs, results), "clt_distance_to_normal.png")
+    ctx.extra.update({
+        "trials": trials,
+        "sample_sizes": list(SAMPLE_SIZES),
+        "exact_distance": {s.name: results[s.name]["exact_distance"] for s in srcs},
+        "ecdf_distance": {s.name: results[s.name]["ecdf_distance"] for s in srcs},
+        "berry_esseen": {s.name: {n: s.berry_esseen(n) for n in SAMPLE_SIZES} for s in srcs},
+    })
 
 
 if __name__ == "__main__":

@@ -203,11 +203,9 @@ def run_family(name: str, *, seed: int, settings: SBCSettings = FULL, progress: 
     Returns the :class:`models.sbc.SBCResult`; ``extra`` holds per-simulation R-hat, bulk ESS
     and divergences, plus ``label``, ``draws_per_chain`` and ``wall_seconds``.
     """
-    from threadpoolctl import threadpool_limits
-
     problem = FAMILIES[name]()
     start = time.perf_counter()
-    with _QuietPyMC(), threadpool_limits(limits=1, user_api="blas"):
+    with _QuietPyMC():
         result = pymc_sbc(problem.model, problem.observed, list(problem.var_names), n_sims=settings.n_sims,
                           n_draws=N_DRAWS, seed=seed, draws=problem.draws or settings.draws, tune=settings.tune,
                           chains=settings.chains, target_accept=problem.target_accept,

@@ -24,7 +24,7 @@ import pymc as pm
 from matplotlib.figure import Figure
 from scipy import stats
 
-from analyses._gaussian_common import COLORS, check_moments, gate, nuts_settings, one_blas_thread
+from analyses._gaussian_common import COLORS, check_moments, gate, nuts_settings
 from analyses.closed_forms import _unit, load_data, univariate_priors
 from models.conjugate import NormalMeanKnownVariance
 from models.fitting import sample_nuts
@@ -178,17 +178,16 @@ def run(ctx) -> None:
     x_prml = ctx.rng(1).normal(PRML_TRUE_MU, np.sqrt(PRML_VAR), size=max(PRML_SIZES))
     prior = univariate_priors(s.values)["normal_mean"]
     sizes = sorted({1, min(10, s.values.size), s.values.size})
-    with one_blas_thread():
-        ctx.log(f"PRML fig. 2.12: NUTS after N = {list(PRML_SIZES)} points")
-        prml = posterior_runs(ctx, PRML_PRIOR, x_prml, PRML_SIZES, "PRML 2.12", "simulated N(0.8, 0.1)", "prml_fig_2_12",
-                              ctx.seed)
-        ctx.log(f"{s.name}: NUTS after N = {sizes} points (prior N({prior.mu0:g}, {prior.sigma0:g}²), "
-                f"σ = {prior.sigma:.3f})")
-        data = posterior_runs(ctx, prior, s.values, sizes, s.name, s.name, "data", ctx.seed + 100)
-        online = check_online(ctx, s, prior, data["traj"])
-        ctx.save_figure(figure_prml(prml, x_prml), "prml_fig_2_12.png")
-        ctx.save_figure(figure_data_posteriors(s, prior, data), "data_posteriors.png")
-        ctx.save_figure(figure_convergence(s, data["traj"], online), "online_convergence.png")
+    ctx.log(f"PRML fig. 2.12: NUTS after N = {list(PRML_SIZES)} points")
+    prml = posterior_runs(ctx, PRML_PRIOR, x_prml, PRML_SIZES, "PRML 2.12", "simulated N(0.8, 0.1)", "prml_fig_2_12",
+                          ctx.seed)
+    ctx.log(f"{s.name}: NUTS after N = {sizes} points (prior N({prior.mu0:g}, {prior.sigma0:g}²), "
+            f"σ = {prior.sigma:.3f})")
+    data = posterior_runs(ctx, prior, s.values, sizes, s.name, s.name, "data", ctx.seed + 100)
+    online = check_online(ctx, s, prior, data["traj"])
+    ctx.save_figure(figure_prml(prml, x_prml), "prml_fig_2_12.png")
+    ctx.save_figure(figure_data_posteriors(s, prior, data), "data_posteriors.png")
+    ctx.save_figure(figure_convergence(s, data["traj"], online), "online_convergence.png")
     ctx.extra.update({
         "prml_fig_2_12": {"true_mu": PRML_TRUE_MU, "sigma2": PRML_VAR, "prior": [PRML_PRIOR.mu0, PRML_PRIOR.sigma0**2],
                           "x": x_prml, "mu_N": prml["traj"].mu_N, "sigma_N": prml["traj"].sigma_N},

@@ -175,6 +175,7 @@ def pymc_sbc(model, observed: str, var_names: list[str], *, n_sims: int, n_draws
     """
     import arviz as az
     import pymc as pm
+    from threadpoolctl import threadpool_limits
 
     rng = np.random.default_rng(seed)
     pool = n_sims
@@ -197,7 +198,7 @@ def pymc_sbc(model, observed: str, var_names: list[str], *, n_sims: int, n_draws
     ranks, extra = [], {"rhat_max": [], "ess_bulk_min": [], "divergences": []}
     for s in range(n_sims):
         shared.set_value(np.asarray(data[s], dtype=shared.get_value().dtype))
-        with sbc_model:
+        with sbc_model, threadpool_limits(limits=1, user_api="blas"):  # see models.fitting.sample_nuts
             idata = pm.sample(draws=draws, tune=tune, chains=chains, cores=1, step=step,
                               random_seed=int(rng.integers(2**31)), progressbar=False,
                               compute_convergence_checks=False, var_names=list(var_names))

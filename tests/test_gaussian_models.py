@@ -20,7 +20,6 @@ import pymc as pm
 import pytest
 from pymc.model.transform.conditioning import remove_value_transforms
 from scipy import stats
-from threadpoolctl import threadpool_limits
 
 from models import gaussian_models
 from models.conjugate import GammaPrecisionKnownMean, NormalGamma, NormalMeanKnownVariance, NormalWishart
@@ -43,14 +42,6 @@ NUTS = {"draws": 1000, "tune": 1000, "chains": 2, "cores": 1}
 #: Univariate posteriors: a lower target_accept gives NUTS larger, near-antithetic steps there (bulk
 #: ESS ~1400 of 2000 draws at 0.65, ~740 at 0.9), hence a stabler R-hat (see analyses/_gaussian_common.py).
 NUTS_1D = NUTS | {"target_accept": 0.65}
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_blas_thread():
-    # numpy's OpenBLAS spin-waits on an oversubscribed machine: tiny matrix products in NUTS
-    # become ~100x slower. One thread per process is also the fastest for these sizes.
-    with threadpool_limits(limits=1, user_api="blas"):
-        yield
 
 
 @pytest.fixture(scope="module")

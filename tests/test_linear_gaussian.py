@@ -16,7 +16,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from scipy import stats
-from threadpoolctl import threadpool_limits
 
 from models.conjugate import NormalMeanKnownVariance
 from models.linear_gaussian import (
@@ -29,14 +28,6 @@ from models.linear_gaussian import (
 from models.validation import DataError
 
 Z = 4.0  # Monte Carlo tolerance, in standard errors
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_blas_thread():
-    # numpy's OpenBLAS spin-waits on an oversubscribed machine: tiny matrix products in NUTS
-    # become ~100x slower. One thread per process is also the fastest for these sizes.
-    with threadpool_limits(limits=1, user_api="blas"):
-        yield
 
 
 def random_spd(rng, d: int) -> np.ndarray:
