@@ -220,21 +220,9 @@ def bench_logp(ctx, settings: dict) -> dict:
         log_w = np.log(em.weights)
         out["sizes"].append(n)
         out["numpy_logp_only"].append(per_call_seconds(lambda: numpy_loglik(x, log_w, em.means, prec_chol)))
-        model = project_nuts_model(x, k)
-        fn = model.logp_dlogp_function(ravel_inputs=True)
-        fn.set_extra_values({})
-        q = model.initial_point()
-        flat = np.concatenate([np.ravel(q[v.name]) for v in fn._grad_vars])
-        out["project_logp_dlogp"].append(per_call_seconds(lambda: fn(flat)))
-        if n <= settings["naive_logp_max_n"]:
-            naive = naive_pymc_model(x, k)
-            nfn = naive.logp_dlogp_function(ravel_inputs=True)
-            nfn.set_extra_values({})
-            nq = naive.initial_point()
-            nflat = np.concatenate([np.ravel(nq[v.name]) for v in nfn._grad_vars])
-            out["naive_logp_dlogp"].append(per_call_seconds(lambda: nfn(nflat)))
-        else:
-            out["naive_logp_dlogp"].append(None)
+        out["project_logp_dlogp"].append(logp_dlogp_seconds(project_nuts_model(x, k)))
+        out["naive_logp_dlogp"].append(logp_dlogp_seconds(naive_pymc_model(x, k))
+                                       if n <= settings["naive_logp_max_n"] else None)
         out["jax_logp_grad"].append(jax_logp_grad_seconds(x, k) if available("numpyro") else None)
         ctx.log(f"logp+grad N={n}: numpy {out['numpy_logp_only'][-1] * 1e3:.3g} ms, "
                 f"project {out['project_logp_dlogp'][-1] * 1e3:.3g} ms")
@@ -244,6 +232,15 @@ def bench_logp(ctx, settings: dict) -> dict:
         out["slope_project"] = float(np.polyfit(np.log(sizes[big]), np.log(np.array(out["project_logp_dlogp"])[big]), 1)[0])
         out["slope_numpy"] = float(np.polyfit(np.log(sizes[big]), np.log(np.array(out["numpy_logp_only"])[big]), 1)[0])
     return out
+
+
+def logp_dlogp_seconds(model) -> float:
+    """Time of one compiled log-density + gradient of ``model`` (as NUTS calls it), at its initial point."""
+    fn = model.logp_dlogp_function(ravel_inputs=True)
+    fn.set_extra_values({})
+    point = model.initial_point()
+    flat = np.concatenate([np.ravel(point[v.name]) for v in fn._grad_vars])
+    return per_call_seconds(lambda: fn(flat))
 
 
 def jax_logp_grad_seconds(x: np.ndarray, k: int) -> float:
