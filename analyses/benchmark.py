@@ -113,7 +113,8 @@ def per_call_seconds(func, *, min_total: float = 0.3, max_calls: int = 2000) -> 
 
 def project_map(x: np.ndarray, k: int, seed: int) -> dict:
     """This project's default MAP path (flat priors, EM start, BFGS polish), timed in phases."""
-    from models.gmm_models import fit_gmm_map, gmm_marginal_model
+    from models.gmm_builders import gmm_marginal_model
+    from models.gmm_fitting import fit_gmm_map
 
     with Timer() as build:
         model = gmm_marginal_model(x, k, priors="flat")
@@ -125,7 +126,7 @@ def project_map(x: np.ndarray, k: int, seed: int) -> dict:
 
 def project_nuts_model(x: np.ndarray, k: int):
     """The model the project samples: marginal, weak priors, ordered, standardized internally."""
-    from models.gmm_models import gmm_marginal_model
+    from models.gmm_builders import gmm_marginal_model
 
     return gmm_marginal_model(x, k)
 
@@ -137,10 +138,10 @@ def project_start(x: np.ndarray, k: int, seed: int) -> dict:
     initialisation (from their default starts, nutpie-numba's and NumPyro's chains settled in
     different modes of the K = 2 posterior, R-hat ~2, in a first run).
     """
-    from models.gmm_models import _start_point
+    from models.gmm_fitting import start_point
 
     model = project_nuts_model(x, k)
-    point, _ = _start_point(model, model.gmm_spec, "em", seed)
+    point, _ = start_point(model, model.gmm_spec, "em", seed)
     return {name: np.asarray(point[name]) for name in model.gmm_spec.value_shapes()}
 
 
@@ -321,7 +322,7 @@ def bench_nuts(ctx, settings: dict) -> dict:
 
 def project_nuts(x, k, *, draws, tune, seed) -> dict:
     """The default path users get: the project's model, started at EM, PyMC's NUTS (C backend)."""
-    from models.gmm_models import sample_gmm_posterior
+    from models.gmm_fitting import sample_gmm_posterior
 
     with Timer() as build:
         model = project_nuts_model(x, k)
@@ -379,7 +380,8 @@ import time, json, sys
 t0 = time.perf_counter()
 import numpy as np
 from models.data import load_dataset
-from models.gmm_models import fit_gmm_map, gmm_marginal_model, sample_gmm_posterior
+from models.gmm_builders import gmm_marginal_model
+from models.gmm_fitting import fit_gmm_map, sample_gmm_posterior
 x = load_dataset("faithful").values
 t1 = time.perf_counter()
 fit = fit_gmm_map(gmm_marginal_model(x, 2, priors="flat"), seed=0)

@@ -25,15 +25,12 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from analyses._gmm_common import COLORS, axis_label, density_contour
-from models import gmm
+from models import gmm, gmm_metrics
 from models.data import load_dataset
 from models.em import fit_em
-from models.gmm_models import (
-    adjusted_rand_index,
-    fit_gmm_map,
-    gmm_complete_data_model,
-    gmm_marginal_model,
-)
+from models.gmm_builders import gmm_complete_data_model, gmm_marginal_model
+from models.gmm_fitting import fit_gmm_map
+from models.gmm_metrics import adjusted_rand_index
 
 TITLE = "Body GMM: complete-data fit (sex known) vs marginal fit (sex hidden), and the adjusted Rand index"
 
@@ -130,7 +127,7 @@ def run(ctx) -> None:
     method, reference = "MAP of gmm_marginal_model (flat priors)", "EM MLE (k-means++, tol 1e-12)"
     ctx.check("marginal: log-likelihood", fit_m.log_likelihood, em.log_likelihood, method=method,
               reference=reference, rtol=RTOL_LOGLIK, dataset=name)
-    perm = gmm.match_components(em.means / scale, fit_m.means / scale)
+    perm = gmm_metrics.match_components(em.means / scale, fit_m.means / scale)
     ctx.check("marginal: weights", fit_m.weights[perm], em.weights, method=method, reference=reference,
               atol=ATOL_PARAMS_STD, dataset=name)
     ctx.check("marginal: means / sd", fit_m.means[perm] / scale, em.means / scale, method=method,
@@ -153,7 +150,7 @@ def run(ctx) -> None:
         ctx.check("adjusted Rand index, MAP clusters vs sex", ari, rand_index_by_pairs(clusters, z),
                   method="contingency table (models.gmm_models.adjusted_rand_index)",
                   reference="direct count over all N(N-1)/2 pairs", rtol=1e-12, dataset=name)
-        match = gmm.match_components(mu_c / scale, fit_m.means / scale)      # cluster match[k] ~ sex k
+        match = gmm_metrics.match_components(mu_c / scale, fit_m.means / scale)      # cluster match[k] ~ sex k
         wrong = match[z] != clusters
         error_rate = float(np.mean(wrong))
         ctx.log(f"adjusted Rand index of the MAP clusters vs sex: {ari:.3f}; "

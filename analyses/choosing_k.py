@@ -35,14 +35,11 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from analyses._gmm_common import COLORS, check_pareto_k, gate_nuts, load_faithful
-from models import gmm
+from models import gmm, gmm_metrics
 from models.em import EMWarning, fit_em
-from models.gmm_models import (
-    gmm_marginal_model,
-    log_likelihood_function,
-    parameters_to_point,
-    sample_gmm_posterior,
-)
+from models.gmm_builders import gmm_marginal_model
+from models.gmm_fitting import log_likelihood_function, sample_gmm_posterior
+from models.gmm_spec import parameters_to_point
 from models.validation import DataError
 
 TITLE = "Choosing K on Old Faithful: BIC/AIC from EM vs PSIS-LOO from NUTS (az.compare), and whether they agree"
@@ -69,9 +66,9 @@ def em_table(ctx, x, ks) -> dict:
                 em = fit_em(x, k, covariance_type=ct, seed=ctx.seed, n_init=5, tol=1e-8, max_iter=5_000)
             for w in caught:
                 ctx.log(f"EM {ct} K={k}: {w.message}")
-            table[ct][k] = {"em": em, "bic": gmm.bic(x, em.weights, em.means, em.covariances, ct),
-                            "aic": gmm.aic(x, em.weights, em.means, em.covariances, ct),
-                            "n_parameters": gmm.n_parameters(k, x.shape[1], ct)}
+            table[ct][k] = {"em": em, "bic": gmm_metrics.bic(x, em.weights, em.means, em.covariances, ct),
+                            "aic": gmm_metrics.aic(x, em.weights, em.means, em.covariances, ct),
+                            "n_parameters": gmm_metrics.n_parameters(k, x.shape[1], ct)}
     return table
 
 

@@ -27,13 +27,9 @@ from matplotlib.figure import Figure
 
 from analyses._gmm_common import COLORS, axis_label, density_contour
 from models import gmm
-from models.gmm_models import (
-    Standardization,
-    gmm_generative_model,
-    gmm_marginal_model,
-    log_likelihood_function,
-    parameters_to_point,
-)
+from models.gmm_builders import gmm_generative_model, gmm_marginal_model
+from models.gmm_fitting import log_likelihood_function
+from models.gmm_spec import Standardization, parameters_to_point
 
 TITLE = "GMM sampling (book step 4): forward draws by numpy and by the PyMC generative model, tied to the parameters"
 

@@ -39,11 +39,11 @@ from analyses._gmm_common import (
     load_faithful,
     unit_of,
 )
-from models import gmm
+from models import gmm, gmm_metrics
 from models.em import fit_em
-from models.gmm_models import (
+from models.gmm_builders import gmm_marginal_model
+from models.gmm_fitting import (
     fit_gmm_map,
-    gmm_marginal_model,
     log_likelihood_function,
     posterior_parameters,
     posterior_responsibilities,
@@ -95,7 +95,7 @@ def same_fit(ctx, label, fit, ref, scale, dataset, method, reference):
     """Log-likelihood (relative) and parameters (standardized units) after matching components."""
     ctx.check(f"{label}: log-likelihood", fit.log_likelihood, ref.log_likelihood, method=method, reference=reference,
               rtol=RTOL_LOGLIK, dataset=dataset)
-    perm = gmm.match_components(ref.means / scale, fit.means / scale)
+    perm = gmm_metrics.match_components(ref.means / scale, fit.means / scale)
     ctx.check(f"{label}: weights", fit.weights[perm], ref.weights, method=method, reference=reference,
               atol=ATOL_PARAMS_STD, dataset=dataset)
     ctx.check(f"{label}: means / sd", fit.means[perm] / scale, ref.means / scale, method=method, reference=reference,
@@ -275,7 +275,7 @@ def run(ctx) -> None:
     params = posterior_parameters(idata, spec)
     order = np.argsort(em_kpp.means[:, 0])
     mle = {"w": em_kpp.weights[order], "mu": em_kpp.means[order], "cov": em_kpp.covariances[order]}
-    switched = sum(int(np.any(gmm.match_components(mle["mu"] / scale, chain_mu / scale) != np.arange(2)))
+    switched = sum(int(np.any(gmm_metrics.match_components(mle["mu"] / scale, chain_mu / scale) != np.arange(2)))
                    for chain_mu in params["mu"].mean(axis=1))
     ctx.check_bound("chains whose labels differ from the MLE's", switched, 0, kind="<=",
                     method="per-chain posterior means matched to the MLE", dataset=t.name,

@@ -169,7 +169,8 @@ def gmm_k2_problem(n_obs: int = 100) -> SBCProblem:
     ``mu_first`` and the precision factors ``prec_c`` (σ_k = (prec_c[k] / ν)^(-1/2): ranks are
     invariant under such monotone maps, up to reversal).
     """
-    from models.gmm_models import Standardization, gmm_marginal_model
+    from models.gmm_builders import gmm_marginal_model
+    from models.gmm_spec import Standardization
 
     model = gmm_marginal_model(reference_sample(n_obs, 1), 2, standardization=Standardization.identity(1),
                                ordered=True, **GMM_PRIOR)

@@ -38,8 +38,7 @@ from typing import NamedTuple
 import numpy as np
 from scipy import linalg, special, stats
 
-from models.gaussian import _spd, validate_scalar
-from models.validation import DataError, validate_samples_1d, validate_samples_2d
+from models.validation import DataError, validate_samples_1d, validate_samples_2d, validate_scalar, validate_spd
 
 __all__ = [
     "NormalMeanKnownVariance",
@@ -439,7 +438,7 @@ def _validate_normal_wishart(m, beta, W, nu, suffix: str):
     m = validate_samples_1d(m, name=f"m{suffix}", allow_constant=True)
     d = m.shape[0]
     beta = validate_scalar(beta, name=f"beta{suffix}", positive=True)
-    W, chol = _spd(W, name=f"W{suffix}", n_features=d)
+    W, chol = validate_spd(W, name=f"W{suffix}", n_features=d)
     nu = validate_scalar(nu, name=f"nu{suffix}", greater_than=d - 1)
     return _frozen_array(m), beta, _frozen_array(W), _frozen_array(chol), nu
 
@@ -517,7 +516,7 @@ class NormalWishartPosterior:
         # 10.62: W_N⁻¹ = W⁻¹ + N S + β N/(β + N) (x̄ - m)(x̄ - m)ᵀ, with N S the scatter matrix.
         W_inv = self.W_N_inv + centred.T @ centred + (self.beta_N * n / beta_N) * np.outer(diff, diff)
         W_inv = 0.5 * (W_inv + W_inv.T)
-        _, chol = _spd(W_inv, name="W_N^-1")
+        _, chol = validate_spd(W_inv, name="W_N^-1")
         return NormalWishartPosterior(m_N, beta_N, _spd_inverse(chol), self.nu_N + n, self.n_obs + n)  # 10.63
 
     def _t_df(self) -> float:

@@ -40,25 +40,27 @@ weight 0.
 
 from __future__ import annotations
 
-import numbers
 import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
 from scipy.special import logsumexp
 
-from models.gmm import (
-    _check_covariance_type,
-    _cholesky_factors,
-    _estimate_parameters,
-    _validate_covariances,
-    _validate_means,
-    _validate_weights,
-    _weighted_log_densities,
+from models.gmm import cholesky_factors, estimate_parameters, weighted_log_densities
+from models.validation import (
+    DataError,
+    resolve_seed,
+    validate_count,
+    validate_covariance_type,
+    validate_means,
+    validate_mixture_covariances,
+    validate_n_components,
+    validate_nonnegative,
+    validate_samples_2d,
+    validate_weights,
 )
-from models.validation import DataError, validate_n_components, validate_samples_2d
 
-__all__ = ["EMResult", "EMWarning", "EMConvergenceWarning", "EMCollapseWarning", "fit_em", "kmeans_plusplus"]
+__all__ = ["EMResult", "EMWarning", "EMConvergenceWarning", "EMCollapseWarning", "fit_em", "kmeans_plusplus", "kmeans_parameters"]
 
 #: Lloyd iterations after k-means++ seeding (stops earlier when the labels stop changing).
 LLOYD_ITERATIONS = 20
@@ -140,33 +142,7 @@ class EMResult:
         return np.argmax(self.responsibilities, axis=1)
 
 
-# --------------------------------------------------------------------------- validation
-
-
-def _check_nonneg(value, name: str) -> float:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-        raise DataError(f"{name} must be a real number >= 0, got {value!r}.")
-    v = float(value)
-    if not np.isfinite(v) or v < 0:
-        raise DataError(f"{name} must be a finite number >= 0, got {v}.")
-    return v
-
-
-def _check_count(value, name: str) -> int:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral) or value < 1:
-        raise DataError(f"{name} must be a whole number >= 1, got {value!r}.")
-    return int(value)
-
-
-def _resolve_seed(seed) -> int:
-    """An int that reproduces the run: the given int, one drawn from a Generator, or fresh entropy."""
-    if seed is None:
-        return int(np.random.SeedSequence().entropy % (2**63))
-    if isinstance(seed, np.random.Generator):
-        return int(seed.integers(0, 2**63 - 1))
-    if isinstance(seed, numbers.Integral) and not isinstance(seed, (bool, np.bool_)) and seed >= 0:
-        return int(seed)
-    raise DataError(f"seed must be an int >= 0, a numpy.random.Generator or None, got {seed!r}.")
+# --------------------------------------------------------------------------- starts
 
 
 def _given_parameters(init, x, n_components, covariance_type):
@@ -179,11 +155,11 @@ def _given_parameters(init, x, n_components, covariance_type):
     if not isinstance(init, (tuple, list)) or len(init) != 3:
         raise DataError(f"init must be 'kmeans++', a tuple (w, mu, cov) or an EMResult, got {init!r:.80}.")
     d = x.shape[1]
-    w = _validate_weights(init[0], n_components=n_components, name="initial weights")
-    mu = _validate_means(init[1], n_components=n_components, n_features=d, name="initial means")
-    cov = _validate_covariances(init[2], covariance_type, n_components=n_components, n_features=d,
+    w = validate_weights(init[0], n_components=n_components, name="initial weights")
+    mu = validate_means(init[1], n_components=n_components, n_features=d, name="initial means")
+    cov = validate_mixture_covariances(init[2], covariance_type, n_components=n_components, n_features=d,
                                 name="initial covariances")
-    chol = _cholesky_factors(cov, covariance_type, context=" in the initial parameters",
+    chol = cholesky_factors(cov, covariance_type, context=" in the initial parameters",
                              fix="pass symmetric positive-definite initial covariances")
     return w, mu, cov, chol
 
@@ -212,7 +188,7 @@ def kmeans_plusplus(x, n_components, *, seed=None) -> np.ndarray:
     """
     k = validate_n_components(n_components)
     x = validate_samples_2d(x, name="x", min_rows=k, why="one observation per centre", allow_constant=True)
-    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(_resolve_seed(seed))
+    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(resolve_seed(seed))
     return _lloyd(x, _seed_centres(x, k, rng))[0]
 
 
@@ -264,13 +240,21 @@ def _pooled_covariance(x: np.ndarray, k: int, covariance_type: str, reg_covar: f
     return np.full(k, np.mean(np.diag(c)))
 
 
-def _kmeans_parameters(x, k, covariance_type, reg_covar, rng):
-    """Initial (w, mu, cov): k-means++ + Lloyd labels, then one M-step on the one-hot labels."""
+def kmeans_parameters(x, k, covariance_type, reg_covar, rng):
+    """Initial (w, mu, cov): k-means++ + Lloyd labels, then one M-step on the one-hot labels.
+
+    EM's default start, also used by :func:`models.gmm_fitting.fit_gmm_map` (``start="kmeans++"``)
+    and the ADVI fit. No validation: ``x`` (N, D) validated, ``k`` <= N, ``rng`` a Generator.
+
+    Returns
+    -------
+    w (K,), mu (K, D), cov in covariance_type's shape.
+    """
     centres, labels = _lloyd(x, _seed_centres(x, k, rng))
     r = np.zeros((x.shape[0], k))
     r[np.arange(x.shape[0]), labels] = 1.0
     previous = (centres, _pooled_covariance(x, k, covariance_type, reg_covar))
-    _, w, mu, cov = _estimate_parameters(x, r, covariance_type, reg_covar, previous=previous)
+    _, w, mu, cov = estimate_parameters(x, r, covariance_type, reg_covar, previous=previous)
     return w, mu, cov
 
 
@@ -281,17 +265,17 @@ def _em_run(x, w, mu, cov, chol, *, covariance_type, reg_covar, tol, tol_on, max
     """EM from (w, mu, cov) in the book's step order. Returns a dict of the final state."""
     n = x.shape[0]
     scale = 1.0 if tol_on == "mean" else float(n)   # tol applies to mean or total log-likelihood
-    log_p = _weighted_log_densities(x, w, mu, chol, covariance_type)      # (N, K)
+    log_p = weighted_log_densities(x, w, mu, chol, covariance_type)      # (N, K)
     log_norm = logsumexp(log_p, axis=1)                                   # (N,) ln p(x_n)
     trace = [float(np.mean(log_norm))]
     converged = False
     n_iter = 0
     for n_iter in range(1, max_iter + 1):
         r = np.exp(log_p - log_norm[:, None])                             # E-step, (N, K)
-        nk, w, mu, cov = _estimate_parameters(x, r, covariance_type, reg_covar, previous=(mu, cov))
-        chol = _cholesky_factors(
+        nk, w, mu, cov = estimate_parameters(x, r, covariance_type, reg_covar, previous=(mu, cov))
+        chol = cholesky_factors(
             cov, covariance_type, context=f" after EM iteration {n_iter} (reg_covar={reg_covar:g})")
-        log_p = _weighted_log_densities(x, w, mu, chol, covariance_type)
+        log_p = weighted_log_densities(x, w, mu, chol, covariance_type)
         log_norm = logsumexp(log_p, axis=1)
         trace.append(float(np.mean(log_norm)))
         if abs(trace[-1] - trace[-2]) * scale < tol:
@@ -379,13 +363,13 @@ def fit_em(x, n_components, *, covariance_type: str = "full", init="kmeans++", s
         with ``reg_covar=0``) — "increase reg_covar or standardize your data".
     """
     k = validate_n_components(n_components)
-    covariance_type = _check_covariance_type(covariance_type)
+    covariance_type = validate_covariance_type(covariance_type)
     x = validate_samples_2d(x, name="x", min_rows=k,
                             why=f"EM needs at least one observation per component, n_components={k}")
-    reg_covar = _check_nonneg(reg_covar, "reg_covar")
-    tol = _check_nonneg(tol, "tol")
-    max_iter = _check_count(max_iter, "max_iter")
-    n_init = _check_count(n_init, "n_init")
+    reg_covar = validate_nonnegative(reg_covar, "reg_covar")
+    tol = validate_nonnegative(tol, "tol")
+    max_iter = validate_count(max_iter, "max_iter")
+    n_init = validate_count(n_init, "n_init")
     if tol_on not in ("mean", "total"):
         raise DataError(f"tol_on must be 'mean' (per-point mean log-likelihood) or 'total', got {tol_on!r}.")
     settings = dict(covariance_type=covariance_type, reg_covar=reg_covar, tol=tol, tol_on=tol_on,
@@ -394,12 +378,12 @@ def fit_em(x, n_components, *, covariance_type: str = "full", init="kmeans++", s
     if isinstance(init, str):
         if init != "kmeans++":
             raise DataError(f"init must be 'kmeans++', a tuple (w, mu, cov) or an EMResult, got {init!r}.")
-        used_seed = _resolve_seed(seed)
+        used_seed = resolve_seed(seed)
         best = None
         for child in np.random.SeedSequence(used_seed).spawn(n_init):
             rng = np.random.default_rng(child)
-            w, mu, cov = _kmeans_parameters(x, k, covariance_type, reg_covar, rng)
-            chol = _cholesky_factors(cov, covariance_type, context=" at the k-means initialisation")
+            w, mu, cov = kmeans_parameters(x, k, covariance_type, reg_covar, rng)
+            chol = cholesky_factors(cov, covariance_type, context=" at the k-means initialisation")
             state = _em_run(x, w, mu, cov, chol, **settings)
             if best is None or state["total"] > best["total"]:
                 best = state
@@ -409,7 +393,7 @@ def fit_em(x, n_components, *, covariance_type: str = "full", init="kmeans++", s
             raise DataError(f"n_init={n_init} needs init='kmeans++'; from given parameters EM is deterministic.")
         w, mu, cov, chol = _given_parameters(init, x, k, covariance_type)
         best = _em_run(x, w, mu, cov, chol, **settings)
-        used_seed = None if seed is None else _resolve_seed(seed)
+        used_seed = None if seed is None else resolve_seed(seed)
         init_name = "given"
 
     if not best["converged"]:

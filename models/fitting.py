@@ -9,6 +9,9 @@
 * :func:`diagnose` — R-hat, bulk/tail ESS and divergences via ArviZ, with a verdict.
 * :func:`posterior_moment_errors` — posterior mean/sd with their Monte Carlo standard errors
   (ArviZ ``mcse``), for comparisons "within k MCSE" against exact answers.
+* :func:`convergence_table` — the one reduction of R-hat and bulk/tail ESS to the worst value
+  per variable, used by :func:`diagnose`, :mod:`models.sbc` and the benchmark.
+* :func:`to_unconstrained` / :func:`to_constrained` — numpy mirrors of PyMC's transforms.
 """
 
 from __future__ import annotations
@@ -25,6 +28,10 @@ __all__ = [
     "posterior_moment_errors",
     "RHAT_MAX",
     "ESS_MIN",
+    "ess_threshold",
+    "convergence_table",
+    "to_unconstrained",
+    "to_constrained",
 ]
 
 #: Convergence criteria used throughout (Vehtari et al. 2021).
@@ -145,21 +152,34 @@ def ess_threshold(n_draws: int, ess_min: float = ESS_MIN) -> float:
     return float(min(ess_min, 0.2 * n_draws))
 
 
-def diagnose(idata, var_names: list[str] | None = None, *, ess_min: float = ESS_MIN) -> Diagnostics:
-    """R-hat, bulk/tail ESS and divergences of ``idata.posterior`` (via ArviZ)."""
+def convergence_table(posterior, var_names: list[str] | None = None) -> dict[str, dict[str, float]]:
+    """Worst R-hat and bulk/tail ESS of each variable of a posterior (via ArviZ).
+
+    Parameters
+    ----------
+    posterior : xarray.Dataset with dims (chain, draw, ...), e.g. ``idata.posterior``.
+    var_names : the variables to reduce (default: all).
+
+    Returns
+    -------
+    ``{name: {"rhat": max over elements, "ess_bulk": min, "ess_tail": min}}``.
+    """
     import arviz as az
 
-    post = idata.posterior if var_names is None else idata.posterior[var_names]
+    post = posterior if var_names is None else posterior[list(var_names)]
     rhat = az.rhat(post)
     ess_bulk = az.ess(post, method="bulk")
     ess_tail = az.ess(post, method="tail")
-    table = {}
-    for name in post.data_vars:
-        table[name] = {
-            "rhat": float(np.nanmax(rhat[name].values)),
-            "ess_bulk": float(np.nanmin(ess_bulk[name].values)),
-            "ess_tail": float(np.nanmin(ess_tail[name].values)),
-        }
+    return {name: {"rhat": float(np.nanmax(rhat[name].values)),
+                   "ess_bulk": float(np.nanmin(ess_bulk[name].values)),
+                   "ess_tail": float(np.nanmin(ess_tail[name].values))}
+            for name in post.data_vars}
+
+
+def diagnose(idata, var_names: list[str] | None = None, *, ess_min: float = ESS_MIN) -> Diagnostics:
+    """R-hat, bulk/tail ESS and divergences of ``idata.posterior`` (via ArviZ)."""
+    post = idata.posterior if var_names is None else idata.posterior[var_names]
+    table = convergence_table(post)
     n_draws = int(post.sizes["chain"] * post.sizes["draw"])
     divergences = 0
     if "sample_stats" in idata.groups() and "diverging" in idata.sample_stats:
@@ -195,3 +215,46 @@ def posterior_moment_errors(draws) -> dict[str, np.ndarray]:
         "mcse_mean": az.mcse(ds, method="mean")["v"].values,
         "mcse_sd": az.mcse(ds, method="sd")["v"].values,
     }
+
+
+def to_unconstrained(transform, value: np.ndarray) -> np.ndarray:
+    """Constrained -> unconstrained value of a variable, mirroring PyMC's transforms in numpy.
+
+    Parameters
+    ----------
+    transform : ``model.rvs_to_transforms[rv]`` (None for an untransformed variable); the
+        ``log``, ``ordered`` and ``simplex`` transforms are mirrored.
+    value : the constrained value, any leading axes.
+
+    Lets a fit move between a point (constrained) and the optimizer's flat vector without
+    compiling a PyTensor function per conversion; the tests hold it against PyMC's own
+    ``transform.forward``.
+    """
+    name = getattr(transform, "name", None)
+    if transform is None:
+        return value
+    if name == "log":
+        return np.log(value)
+    if name == "ordered":
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.concatenate([value[..., :1], np.log(np.diff(value, axis=-1))], axis=-1)
+    if name == "simplex":
+        log_value = np.log(value)
+        return log_value[..., :-1] - np.mean(log_value, axis=-1, keepdims=True)
+    raise NotImplementedError(f"transform {name!r} is not mirrored in numpy")
+
+
+def to_constrained(transform, value: np.ndarray) -> np.ndarray:
+    """Unconstrained -> constrained (inverse of :func:`to_unconstrained`)."""
+    name = getattr(transform, "name", None)
+    if transform is None:
+        return value
+    if name == "log":
+        return np.exp(value)
+    if name == "ordered":
+        return np.cumsum(np.concatenate([value[..., :1], np.exp(value[..., 1:])], axis=-1), axis=-1)
+    if name == "simplex":
+        full = np.concatenate([value, -np.sum(value, axis=-1, keepdims=True)], axis=-1)
+        e = np.exp(full - full.max(axis=-1, keepdims=True))
+        return e / e.sum(axis=-1, keepdims=True)
+    raise NotImplementedError(f"transform {name!r} is not mirrored in numpy")

@@ -1,8 +1,8 @@
 """Closed forms for the Gaussian: maximum likelihood, log-densities, Mahalanobis distance, axes.
 
 Pure numpy/scipy; every public function validates its input through
-:mod:`models.validation` (or :func:`validate_covariance`) and raises
-:class:`~models.validation.DataError` before computing anything.
+:mod:`models.validation` and raises :class:`~models.validation.DataError` before computing
+anything.
 
 Equation numbers refer to Bishop, *Pattern Recognition and Machine Learning* (PRML), ch. 2.
 
@@ -16,12 +16,18 @@ Conventions
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 from scipy import linalg
 
-from models.validation import MAX_ABS_VALUE, DataError, validate_samples_1d, validate_samples_2d
+from models.validation import (
+    validate_samples,
+    validate_samples_1d,
+    validate_samples_2d,
+    validate_covariance,
+    validate_scalar,
+    validate_spd,
+    validate_vector,
+)
 
 __all__ = [
     "mle_mean",
@@ -37,128 +43,9 @@ __all__ = [
     "mahalanobis_sq_chol",
     "principal_axes",
     "covariance_ellipse",
-    "validate_covariance",
-    "validate_scalar",
 ]
 
 _LOG_2PI = float(np.log(2.0 * np.pi))
-
-#: Relative asymmetry ``max|Σ - Σᵀ| / max|Σ|`` accepted (and then symmetrized away): enough
-#: for round-off from ``A @ A.T`` or a text file, far below any real asymmetry.
-SYMMETRY_RTOL = 1e-8
-
-
-# --------------------------------------------------------------------------- validation
-
-
-def validate_scalar(value, *, name: str, positive: bool = False, greater_than: float | None = None) -> float:
-    """A finite real number (optionally ``> 0`` or ``> greater_than``) as ``float``, else DataError."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Real, np.ndarray)):
-        raise DataError(f"{name} must be a real number, got {value!r:.60} ({type(value).__name__}).")
-    arr = np.asarray(value)
-    if arr.ndim != 0 and arr.size != 1:
-        raise DataError(f"{name} must be a single number, got an array of shape {arr.shape}.")
-    if arr.dtype.kind not in "iuf":
-        raise DataError(f"{name} must be a real number, got dtype {arr.dtype}.")
-    v = float(arr.reshape(()))
-    if not np.isfinite(v):
-        raise DataError(f"{name} must be finite, got {v}.")
-    if abs(v) > MAX_ABS_VALUE:
-        raise DataError(f"{name} = {v:.3g} is beyond {MAX_ABS_VALUE:.0e}: its square overflows float64. "
-                        "Rescale (change units) first.")
-    if positive and not v > 0:
-        raise DataError(f"{name} must be > 0, got {v:g}; it is a scale (a standard deviation, rate or count).")
-    if greater_than is not None and not v > greater_than:
-        raise DataError(f"{name} must be > {greater_than:g}, got {v:g}.")
-    return v
-
-
-def _validate_vector(mu, *, name: str, size: int) -> np.ndarray:
-    """A finite float vector of length ``size`` (a mean or location), shape (size,)."""
-    if isinstance(mu, numbers.Real) and not isinstance(mu, (bool, np.bool_)) and size == 1:
-        mu = [mu]
-    arr = validate_samples_1d(mu, name=name, allow_constant=True)
-    if arr.shape != (size,):
-        raise DataError(f"{name} must have shape ({size},) to match D = {size}, got {arr.shape}.")
-    return arr
-
-
-def _symmetric_matrix(cov, *, name: str, n_features: int | None) -> np.ndarray:
-    """Finite, square, symmetric float matrix (symmetrized), shape (D, D)."""
-    arr = validate_samples_2d(cov, name=name, allow_constant=True)
-    d = arr.shape[0]
-    if arr.shape != (d, d):
-        raise DataError(f"{name} must be a square (D, D) matrix, got shape {arr.shape}.")
-    if n_features is not None and d != n_features:
-        raise DataError(f"{name} must be ({n_features}, {n_features}) to match the data's D = {n_features}, "
-                        f"got {arr.shape}.")
-    scale = float(np.max(np.abs(arr)))
-    asym = float(np.max(np.abs(arr - arr.T)))
-    if asym > SYMMETRY_RTOL * scale:
-        raise DataError(f"{name} is not symmetric (max |{name} - {name}.T| = {asym:.3g}); a covariance must "
-                        "equal its transpose, e.g. use (C + C.T) / 2.")
-    return 0.5 * (arr + arr.T)
-
-
-def _cholesky(cov: np.ndarray, *, name: str) -> np.ndarray:
-    """Lower Cholesky factor L with ``cov = L Lᵀ``, shape (D, D); DataError if not positive definite."""
-    try:
-        chol, _ = linalg.cho_factor(cov, lower=True, check_finite=False)
-        chol = np.tril(chol)
-        # A pivot at round-off level means a singular matrix that Cholesky happened to get through
-        # (e.g. exactly collinear columns); its "inverse" would be noise, so refuse it too.
-        pivot_floor = cov.shape[0] * np.finfo(float).eps * float(np.max(np.diag(cov)))
-        if float(np.min(np.diag(chol))) ** 2 <= pivot_floor:
-            raise linalg.LinAlgError("numerically singular")
-    except linalg.LinAlgError:
-        smallest = float(np.linalg.eigvalsh(cov)[0])
-        raise DataError(
-            f"{name} is not positive definite; its smallest eigenvalue is {smallest:.3g}. A covariance must be "
-            "symmetric with strictly positive eigenvalues: check for duplicated or collinear columns, use more "
-            "observations than dimensions, or add a small value to the diagonal."
-        ) from None
-    return chol
-
-
-def _spd(cov, *, name: str = "cov", n_features: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Validated symmetric positive-definite matrix and its lower Cholesky factor, both (D, D)."""
-    sym = _symmetric_matrix(cov, name=name, n_features=n_features)
-    return sym, _cholesky(sym, name=name)
-
-
-def validate_covariance(cov, *, name: str = "cov", n_features: int | None = None) -> np.ndarray:
-    """Validate a covariance (or precision / scale) matrix.
-
-    Parameters
-    ----------
-    cov : array_like, shape (D, D); finite, symmetric (to relative round-off ``SYMMETRY_RTOL``),
-        positive definite.
-    n_features : required D, if any.
-
-    Returns
-    -------
-    ndarray, shape (D, D): a symmetrized float64 copy.
-
-    Raises
-    ------
-    DataError
-        "... is not positive definite; its smallest eigenvalue is ..." and the like.
-    """
-    return _spd(cov, name=name, n_features=n_features)[0]
-
-
-def _samples(x, *, name: str, min_rows: int, why: str | None, allow_constant: bool) -> np.ndarray:
-    """Validate (N,) or (N, D) samples, keeping the dimensionality the caller passed."""
-    try:
-        ndim = np.ndim(x)
-    except ValueError:  # ragged nested lists: the 2-D validator explains
-        ndim = 2
-    if ndim > 2:
-        raise DataError(f"{name} must be 1-D (N,) or 2-D (N, D), got {ndim}-D shape {np.shape(x)}; "
-                        "flatten the extra axes, e.g. x.reshape(-1, D).")
-    if ndim == 2:
-        return validate_samples_2d(x, name=name, min_rows=min_rows, why=why, allow_constant=allow_constant)
-    return validate_samples_1d(x, name=name, min_rows=min_rows, why=why, allow_constant=allow_constant)
 
 
 # --------------------------------------------------------------------------- estimators
@@ -175,7 +62,7 @@ def mle_mean(x) -> float | np.ndarray:
     -------
     float for (N,) input; ndarray (D,) for (N, D) input.
     """
-    x = _samples(x, name="x", min_rows=1, why=None, allow_constant=True)
+    x = validate_samples(x, name="x", min_rows=1, why=None, allow_constant=True)
     mu = x.mean(axis=0)
     return float(mu) if x.ndim == 1 else mu
 
@@ -200,7 +87,7 @@ def mle_var(x) -> float | np.ndarray:
     -------
     float for (N,) input; ndarray (D,) of per-column variances for (N, D) input.
     """
-    x = _samples(x, name="x", min_rows=2, why="a variance needs at least two observations", allow_constant=False)
+    x = validate_samples(x, name="x", min_rows=2, why="a variance needs at least two observations", allow_constant=False)
     var = _scatter_diag(x) / x.shape[0]
     return float(var) if x.ndim == 1 else var
 
@@ -216,7 +103,7 @@ def unbiased_var(x) -> float | np.ndarray:
     -------
     float for (N,) input; ndarray (D,) for (N, D) input.
     """
-    x = _samples(x, name="x", min_rows=2, why="the unbiased variance divides by N - 1", allow_constant=False)
+    x = validate_samples(x, name="x", min_rows=2, why="the unbiased variance divides by N - 1", allow_constant=False)
     var = _scatter_diag(x) / (x.shape[0] - 1)
     return float(var) if x.ndim == 1 else var
 
@@ -228,7 +115,7 @@ def _scatter(x: np.ndarray) -> np.ndarray:
     return 0.5 * (scatter + scatter.T)
 
 
-def _cov_samples(x, why: str) -> np.ndarray:
+def _covvalidate_samples(x, why: str) -> np.ndarray:
     try:
         shape = np.shape(x)
     except ValueError:  # ragged: the validator explains
@@ -248,7 +135,7 @@ def mle_cov(x) -> np.ndarray:
     -------
     ndarray, shape (D, D), symmetric.
     """
-    x = _cov_samples(x, "a D-dimensional covariance needs N >= D + 1 to be non-singular")
+    x = _covvalidate_samples(x, "a D-dimensional covariance needs N >= D + 1 to be non-singular")
     return _scatter(x) / x.shape[0]
 
 
@@ -263,7 +150,7 @@ def unbiased_cov(x) -> np.ndarray:
     -------
     ndarray, shape (D, D), symmetric.
     """
-    x = _cov_samples(x, "a D-dimensional covariance needs N >= D + 1 to be non-singular")
+    x = _covvalidate_samples(x, "a D-dimensional covariance needs N >= D + 1 to be non-singular")
     return _scatter(x) / (x.shape[0] - 1)
 
 
@@ -300,8 +187,8 @@ def normal_loglik(x, mu, sigma) -> float:
 def _mvn_inputs(x, mu, cov):
     x = validate_samples_2d(x, name="x", allow_constant=True)
     d = x.shape[1]
-    mu = _validate_vector(mu, name="mu", size=d)
-    cov, chol = _spd(cov, name="cov", n_features=d)
+    mu = validate_vector(mu, name="mu", size=d)
+    cov, chol = validate_spd(cov, name="cov", n_features=d)
     return x, mu, cov, chol
 
 

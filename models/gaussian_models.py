@@ -41,9 +41,8 @@ from models.conjugate import (
     NormalMeanKnownVariance,
     NormalWishart,
 )
-from models.gaussian import validate_scalar
 from models.linear_gaussian import LinearGaussian
-from models.validation import DataError, validate_samples_1d, validate_samples_2d
+from models.validation import DataError, validate_samples_1d, validate_samples_2d, validate_scalar
 
 __all__ = [
     "UNIVARIATE_PRIORS",

@@ -37,17 +37,18 @@ import numbers
 
 import numpy as np
 from scipy import linalg
-from scipy.optimize import linear_sum_assignment
 from scipy.special import logsumexp
 
-from models.gaussian import SYMMETRY_RTOL
 from models.validation import (
+    COVARIANCE_TYPES,
     DataError,
-    _as_float_array,
-    _check_values,
+    validate_covariance_type,
+    validate_labels,
+    validate_means,
+    validate_mixture_covariances,
     validate_n_components,
-    validate_samples_1d,
     validate_samples_2d,
+    validate_weights,
 )
 
 __all__ = [
@@ -60,89 +61,20 @@ __all__ = [
     "complete_data_mle",
     "complete_data_log_likelihood",
     "sample_gmm",
-    "match_components",
-    "n_parameters",
-    "bic",
-    "aic",
+    "cholesky_factors",
+    "weighted_log_densities",
+    "estimate_parameters",
 ]
 
-COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
-
 _LOG_2PI = float(np.log(2.0 * np.pi))
-
-#: |Σ w_k - 1| accepted before the weights are renormalised (scikit-learn's tolerance).
-WEIGHTS_ATOL = 1e-8
 
 _FIX_SPD = "increase reg_covar or standardize your data"
 
 
-# --------------------------------------------------------------------------- validation
+# --------------------------------------------------------------------------- factors and validation
 
 
-def _check_covariance_type(covariance_type) -> str:
-    if not isinstance(covariance_type, str) or covariance_type not in COVARIANCE_TYPES:
-        raise DataError(f"covariance_type must be one of {list(COVARIANCE_TYPES)}, got {covariance_type!r}.")
-    return covariance_type
-
-
-def _validate_weights(w, *, n_components: int | None = None, name: str = "w") -> np.ndarray:
-    """Mixing weights: finite, >= 0, summing to 1 (then renormalised exactly), shape (K,)."""
-    w = validate_samples_1d(w, name=name, allow_constant=True)
-    if n_components is not None and w.shape[0] != n_components:
-        raise DataError(f"{name} has {w.shape[0]} weight(s) but there are {n_components} components.")
-    if np.any(w < 0):
-        k = int(np.flatnonzero(w < 0)[0])
-        raise DataError(f"{name} must be nonnegative; weight of component {k} is {w[k]:g}.")
-    total = float(w.sum())
-    if abs(total - 1.0) > WEIGHTS_ATOL:
-        raise DataError(f"{name} must sum to 1, got {total:.10g}; divide the weights by their sum.")
-    return w / total
-
-
-def _validate_means(mu, *, n_components: int, n_features: int, name: str = "mu") -> np.ndarray:
-    """Component means, shape (K, D)."""
-    mu = validate_samples_2d(mu, name=name, allow_constant=True)
-    if mu.shape != (n_components, n_features):
-        raise DataError(f"{name} must have shape (K, D) = ({n_components}, {n_features}), got {mu.shape}.")
-    return mu
-
-
-def _expected_cov_shape(covariance_type: str, n_components: int, n_features: int) -> tuple[int, ...]:
-    return {
-        "full": (n_components, n_features, n_features),
-        "tied": (n_features, n_features),
-        "diag": (n_components, n_features),
-        "spherical": (n_components,),
-    }[covariance_type]
-
-
-def _validate_covariances(cov, covariance_type: str, *, n_components: int, n_features: int,
-                          name: str = "cov") -> np.ndarray:
-    """Covariances in ``covariance_type``'s shape: finite, symmetric (then symmetrized) float copy.
-
-    Positive definiteness is checked by :func:`_cholesky_factors`.
-    """
-    arr = _as_float_array(cov, name)
-    shape = _expected_cov_shape(covariance_type, n_components, n_features)
-    if arr.shape != shape:
-        raise DataError(
-            f"{name} must have shape {shape} for covariance_type={covariance_type!r} with K = {n_components}, "
-            f"D = {n_features}, got {arr.shape}."
-        )
-    _check_values(arr, name)
-    if covariance_type in ("full", "tied"):
-        scale = np.max(np.abs(arr), axis=(-2, -1))
-        asym = np.max(np.abs(arr - np.swapaxes(arr, -1, -2)), axis=(-2, -1))
-        bad = np.flatnonzero(np.atleast_1d(asym > SYMMETRY_RTOL * scale))
-        if bad.size:
-            which = f"covariance of component {int(bad[0])}" if covariance_type == "full" else "the tied covariance"
-            raise DataError(f"{which} is not symmetric; a covariance must equal its transpose, "
-                            "e.g. use (C + C.T) / 2.")
-        arr = 0.5 * (arr + np.swapaxes(arr, -1, -2))
-    return arr
-
-
-def _cholesky_factors(cov: np.ndarray, covariance_type: str, *, context: str = "",
+def cholesky_factors(cov: np.ndarray, covariance_type: str, *, context: str = "",
                       fix: str = _FIX_SPD) -> np.ndarray:
     """Square-root factors of validated-shape covariances, in the covariance_type's shape.
 
@@ -204,13 +136,13 @@ def _validate_x(x, *, n_features: int | None = None, min_rows: int = 1, why: str
 
 def _validate_model(x, w, mu, cov, covariance_type):
     """Validate data and a full parameter set; returns (x, w, mu, cov, chol, covariance_type)."""
-    covariance_type = _check_covariance_type(covariance_type)
+    covariance_type = validate_covariance_type(covariance_type)
     x = _validate_x(x)
-    w = _validate_weights(w)
+    w = validate_weights(w)
     k, d = w.shape[0], x.shape[1]
-    mu = _validate_means(mu, n_components=k, n_features=d)
-    cov = _validate_covariances(cov, covariance_type, n_components=k, n_features=d)
-    chol = _cholesky_factors(cov, covariance_type, fix="pass a symmetric positive-definite covariance")
+    mu = validate_means(mu, n_components=k, n_features=d)
+    cov = validate_mixture_covariances(cov, covariance_type, n_components=k, n_features=d)
+    chol = cholesky_factors(cov, covariance_type, fix="pass a symmetric positive-definite covariance")
     return x, w, mu, cov, chol, covariance_type
 
 
@@ -222,7 +154,7 @@ def _log_gaussian(x: np.ndarray, mu: np.ndarray, chol: np.ndarray, covariance_ty
 
     ``ln N = -½ (D ln 2π + ln|Σ_k| + ‖L_k⁻¹(x_n - μ_k)‖²)`` with ``ln|Σ_k| = 2 Σ_i ln L_k,ii``.
 
-    x : (N, D); mu : (K, D); chol : output of :func:`_cholesky_factors`.
+    x : (N, D); mu : (K, D); chol : output of :func:`cholesky_factors`.
     """
     n, d = x.shape
     if covariance_type == "full":
@@ -255,12 +187,12 @@ def _log_weights(w: np.ndarray) -> np.ndarray:
         return np.log(w)
 
 
-def _weighted_log_densities(x, w, mu, chol, covariance_type) -> np.ndarray:
+def weighted_log_densities(x, w, mu, chol, covariance_type) -> np.ndarray:
     """ln w_k + ln N(x_n | μ_k, Σ_k), shape (N, K)."""
     return _log_gaussian(x, mu, chol, covariance_type) + _log_weights(w)[None, :]
 
 
-def _estimate_parameters(x: np.ndarray, r: np.ndarray, covariance_type: str, reg_covar: float,
+def estimate_parameters(x: np.ndarray, r: np.ndarray, covariance_type: str, reg_covar: float,
                          previous: tuple[np.ndarray, np.ndarray] | None = None):
     """Weighted MLE of (w, μ, Σ) given responsibilities: the M-step (PRML 9.24-9.26).
 
@@ -329,11 +261,11 @@ def full_covariances(cov, covariance_type: str, n_components: int, n_features: i
     -------
     ndarray, shape (K, D, D).
     """
-    covariance_type = _check_covariance_type(covariance_type)
+    covariance_type = validate_covariance_type(covariance_type)
     k = validate_n_components(n_components)
     d = validate_n_components(n_features, name="n_features")
-    cov = _validate_covariances(cov, covariance_type, n_components=k, n_features=d)
-    _cholesky_factors(cov, covariance_type, fix="pass a symmetric positive-definite covariance")
+    cov = validate_mixture_covariances(cov, covariance_type, n_components=k, n_features=d)
+    cholesky_factors(cov, covariance_type, fix="pass a symmetric positive-definite covariance")
     if covariance_type == "full":
         return cov
     if covariance_type == "tied":
@@ -356,13 +288,13 @@ def component_log_densities(x, mu, cov, covariance_type: str = "full") -> np.nda
     -------
     ndarray, shape (N, K).
     """
-    covariance_type = _check_covariance_type(covariance_type)
+    covariance_type = validate_covariance_type(covariance_type)
     x = _validate_x(x)
     mu = validate_samples_2d(mu, name="mu", allow_constant=True)
     k = validate_n_components(mu.shape[0], name="number of components (rows of mu)")
-    mu = _validate_means(mu, n_components=k, n_features=x.shape[1])
-    cov = _validate_covariances(cov, covariance_type, n_components=k, n_features=x.shape[1])
-    chol = _cholesky_factors(cov, covariance_type, fix="pass a symmetric positive-definite covariance")
+    mu = validate_means(mu, n_components=k, n_features=x.shape[1])
+    cov = validate_mixture_covariances(cov, covariance_type, n_components=k, n_features=x.shape[1])
+    chol = cholesky_factors(cov, covariance_type, fix="pass a symmetric positive-definite covariance")
     return _log_gaussian(x, mu, chol, covariance_type)
 
 
@@ -378,7 +310,7 @@ def gmm_logpdf(x, w, mu, cov, covariance_type: str = "full") -> np.ndarray:
     ndarray, shape (N,).
     """
     x, w, mu, _, chol, covariance_type = _validate_model(x, w, mu, cov, covariance_type)
-    return logsumexp(_weighted_log_densities(x, w, mu, chol, covariance_type), axis=1)
+    return logsumexp(weighted_log_densities(x, w, mu, chol, covariance_type), axis=1)
 
 
 def gmm_log_likelihood(x, w, mu, cov, covariance_type: str = "full") -> float:
@@ -401,23 +333,8 @@ def responsibilities(x, w, mu, cov, covariance_type: str = "full") -> np.ndarray
     ndarray, shape (N, K); every row sums to 1.
     """
     x, w, mu, _, chol, covariance_type = _validate_model(x, w, mu, cov, covariance_type)
-    log_p = _weighted_log_densities(x, w, mu, chol, covariance_type)
+    log_p = weighted_log_densities(x, w, mu, chol, covariance_type)
     return np.exp(log_p - logsumexp(log_p, axis=1, keepdims=True))
-
-
-def _validate_labels(z, *, n_rows: int, n_components: int) -> np.ndarray:
-    """Integer class labels in [0, K), shape (N,)."""
-    arr = np.asarray(z)
-    if arr.dtype.kind == "f" and np.all(np.isfinite(arr)) and np.all(arr == np.round(arr)):
-        arr = arr.astype(np.int64)
-    if arr.dtype.kind not in "iu" or arr.dtype == bool:
-        raise DataError(f"z must be integer class labels 0..K-1, got dtype {arr.dtype}.")
-    if arr.shape != (n_rows,):
-        raise DataError(f"z must have shape ({n_rows},) (one label per row of x), got {arr.shape}.")
-    if arr.size and (arr.min() < 0 or arr.max() >= n_components):
-        raise DataError(f"z must lie in 0..{n_components - 1} for n_components={n_components}, "
-                        f"got values in {int(arr.min())}..{int(arr.max())}.")
-    return arr.astype(np.int64)
 
 
 def complete_data_mle(x, z, n_components):
@@ -441,10 +358,10 @@ def complete_data_mle(x, z, n_components):
     """
     k = validate_n_components(n_components)
     x = _validate_x(x)
-    z = _validate_labels(z, n_rows=x.shape[0], n_components=k)
+    z = validate_labels(z, n_rows=x.shape[0], n_components=k)
     r = np.zeros((x.shape[0], k))
     r[np.arange(x.shape[0]), z] = 1.0
-    _, w, mu, cov = _estimate_parameters(x, r, "full", 0.0, previous=None)
+    _, w, mu, cov = estimate_parameters(x, r, "full", 0.0, previous=None)
     return w, mu, cov
 
 
@@ -455,8 +372,8 @@ def complete_data_log_likelihood(x, z, w, mu, cov, covariance_type: str = "full"
     (``-inf`` if some point is labelled with a zero-weight component).
     """
     x, w, mu, _, chol, covariance_type = _validate_model(x, w, mu, cov, covariance_type)
-    z = _validate_labels(z, n_rows=x.shape[0], n_components=w.shape[0])
-    log_p = _weighted_log_densities(x, w, mu, chol, covariance_type)
+    z = validate_labels(z, n_rows=x.shape[0], n_components=w.shape[0])
+    log_p = weighted_log_densities(x, w, mu, chol, covariance_type)
     return float(np.sum(log_p[np.arange(x.shape[0]), z]))
 
 
@@ -480,76 +397,15 @@ def sample_gmm(rng, n, w, mu, cov, covariance_type: str = "full"):
             rng = np.random.default_rng(rng)
         else:
             raise DataError(f"rng must be a numpy.random.Generator or an int seed, got {type(rng).__name__}.")
-    covariance_type = _check_covariance_type(covariance_type)
-    w = _validate_weights(w)
+    covariance_type = validate_covariance_type(covariance_type)
+    w = validate_weights(w)
     mu = validate_samples_2d(mu, name="mu", allow_constant=True)
     k, d = w.shape[0], mu.shape[1]
-    mu = _validate_means(mu, n_components=k, n_features=d)
-    cov = _validate_covariances(cov, covariance_type, n_components=k, n_features=d)
-    _cholesky_factors(cov, covariance_type, fix="pass a symmetric positive-definite covariance")
+    mu = validate_means(mu, n_components=k, n_features=d)
+    cov = validate_mixture_covariances(cov, covariance_type, n_components=k, n_features=d)
+    cholesky_factors(cov, covariance_type, fix="pass a symmetric positive-definite covariance")
     chol = np.linalg.cholesky(full_covariances(cov, covariance_type, k, d))  # (K, D, D)
     z = rng.choice(k, size=int(n), p=w)
     eps = rng.standard_normal((int(n), d))
     x = mu[z] + np.einsum("nij,nj->ni", chol[z], eps)
     return x, z
-
-
-def match_components(reference_mu, mu) -> np.ndarray:
-    """Permutation that undoes label switching: ``mu[perm]`` lines up with ``reference_mu``.
-
-    Solves the assignment problem (Hungarian algorithm, ``scipy.optimize.linear_sum_assignment``)
-    on Euclidean distances between means, so the total distance is minimal. Distances are in
-    the data's units: standardize first if the features have very different scales.
-
-    Parameters
-    ----------
-    reference_mu : (K, D); mu : (K, D).
-
-    Returns
-    -------
-    ndarray of int, shape (K,). Apply it to every parameter: ``w[perm]``, ``mu[perm]``,
-    ``cov[perm]`` (not to a tied covariance), ``resp[:, perm]``.
-    """
-    ref = validate_samples_2d(reference_mu, name="reference_mu", allow_constant=True)
-    mu = validate_samples_2d(mu, name="mu", allow_constant=True)
-    if ref.shape != mu.shape:
-        raise DataError(f"reference_mu and mu must have the same shape (K, D), got {ref.shape} and {mu.shape}.")
-    dist = np.sqrt(np.sum((ref[:, None, :] - mu[None, :, :]) ** 2, axis=-1))  # (K ref, K est)
-    rows, cols = linear_sum_assignment(dist)
-    perm = np.empty(ref.shape[0], dtype=np.int64)
-    perm[rows] = cols
-    return perm
-
-
-def n_parameters(n_components, n_features, covariance_type: str = "full") -> int:
-    """Number of free parameters, as scikit-learn counts them for BIC/AIC.
-
-    ``(K - 1)`` weights + ``K D`` means + covariance parameters: ``K D(D+1)/2`` (full),
-    ``D(D+1)/2`` (tied), ``K D`` (diag), ``K`` (spherical).
-    """
-    covariance_type = _check_covariance_type(covariance_type)
-    k = validate_n_components(n_components)
-    d = validate_n_components(n_features, name="n_features")
-    cov_params = {
-        "full": k * d * (d + 1) // 2,
-        "tied": d * (d + 1) // 2,
-        "diag": k * d,
-        "spherical": k,
-    }[covariance_type]
-    return int((k - 1) + k * d + cov_params)
-
-
-def bic(x, w, mu, cov, covariance_type: str = "full") -> float:
-    """Bayesian information criterion ``-2 ln L + p ln N`` (lower is better), as scikit-learn."""
-    x = _validate_x(x)
-    log_lik = gmm_log_likelihood(x, w, mu, cov, covariance_type)
-    p = n_parameters(np.asarray(w).shape[0], x.shape[1], covariance_type)
-    return float(-2.0 * log_lik + p * np.log(x.shape[0]))
-
-
-def aic(x, w, mu, cov, covariance_type: str = "full") -> float:
-    """Akaike information criterion ``-2 ln L + 2 p`` (lower is better), as scikit-learn."""
-    x = _validate_x(x)
-    log_lik = gmm_log_likelihood(x, w, mu, cov, covariance_type)
-    p = n_parameters(np.asarray(w).shape[0], x.shape[1], covariance_type)
-    return float(-2.0 * log_lik + 2.0 * p)

@@ -6,9 +6,10 @@ chain) is out of reach and even MAP by BFGS needs a few hundred full passes. Min
 the ELBO computed on ``batch_size`` rows at a time, scaled by ``N / batch_size``
 (``total_size``), so each step costs the same whatever N is.
 
-The model is :func:`models.gmm_models.gmm_marginal_model`'s, built from the same pieces (same
-standardization, weak priors, ordered first coordinate of the means, Bartlett-Wishart
-precisions, exponential-family likelihood); only the observed data are a minibatch. The
+The model is :func:`models.gmm_builders.gmm_minibatch_model`: the marginal model built from the
+same pieces (same standardization, weak priors, ordered first coordinate of the means,
+Bartlett-Wishart precisions, exponential-family likelihood); only the observed data are a
+minibatch. The
 approximation starts at a k-means++ fit (cheap, O(N)), and the answer reported is the mean of
 the Gaussian approximation mapped to (w, μ, Σ) in data units, so it can be scored against EM by
 the log-likelihood per point.
@@ -23,23 +24,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from models.gmm_models import (
-    GMMSpec,
-    _backward,
-    _coords,
-    _free_parameters,
-    _graph_natural,
-    _make_spec,
-    _mixture_logp_fn,
-    _mixture_random,
-    mixture_log_density,
-    parameters_to_point,
-    point_to_parameters,
-)
-from models.em import _kmeans_parameters, _resolve_seed
-from models.validation import DataError
+from models.em import kmeans_parameters
+from models.fitting import to_constrained
+from models.gmm_builders import gmm_minibatch_model
+from models.gmm_spec import GMMSpec, mixture_log_density, parameters_to_point, point_to_parameters
+from models.validation import resolve_seed
 
-__all__ = ["ADVIFit", "gmm_minibatch_model", "fit_gmm_advi"]
+__all__ = ["ADVIFit", "fit_gmm_advi"]
 
 
 @dataclass(frozen=True)
@@ -77,45 +68,6 @@ class ADVIFit:
         return self.log_likelihood / self.n_obs
 
 
-def gmm_minibatch_model(x, n_components, *, batch_size: int = 1000, covariance_type: str = "full",
-                        seed: int = 0):
-    """:func:`~models.gmm_models.gmm_marginal_model` with a ``pm.Minibatch`` as its observed data.
-
-    Parameters
-    ----------
-    x : array_like (N, D), N >= batch_size.
-    n_components : K.
-    batch_size : rows per stochastic-gradient step.
-    covariance_type : as in :func:`~models.gmm_models.gmm_marginal_model`.
-    seed : seed of the minibatch index stream.
-
-    Returns
-    -------
-    pm.Model (weak priors, ordered) with ``model.gmm_spec``; the observed ``x`` is a
-    (batch_size, D) minibatch of the standardized data with ``total_size = N``.
-    """
-    import pymc as pm
-    import pytensor.tensor as pt
-
-    spec, x = _make_spec(x, n_components, covariance_type=covariance_type, priors="weak", columns=None,
-                         dirichlet_alpha=1.0, mu_prior_sd=2.0, wishart_dof=None, kind="marginal")
-    n = x.shape[0]
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or not 1 <= batch_size <= n:
-        raise DataError(f"batch_size must be an integer in [1, N = {n}], got {batch_size!r}.")
-    x_s = spec.standardization.apply(x)
-    with pm.Model(coords=_coords(spec, None)) as model:
-        batch = pm.Minibatch(x_s, batch_size=int(batch_size))
-        params = _free_parameters(spec, ordered=True)
-        a, b0, u, _ = _graph_natural(spec, params)
-        b = pt.log(params["w"]) + b0
-        pm.CustomDist("x", a, b, params["w"], params["mu"], u,
-                      logp=_mixture_logp_fn(spec.covariance_type, spec.n_features),
-                      random=_mixture_random, signature="(p,k),(k),(k),(k,d),(k,d,d)->(d)",
-                      observed=batch, total_size=n, class_name="GaussianMixture")
-    model.gmm_spec = spec
-    return model
-
-
 def fit_gmm_advi(x, n_components, *, covariance_type: str = "full", batch_size: int = 1000,
                  n_steps: int = 5000, learning_rate: float = 0.01, seed: int = 0) -> ADVIFit:
     """Mean-field minibatch ADVI of the GMM, started at k-means++, scored on the full data.
@@ -124,9 +76,10 @@ def fit_gmm_advi(x, n_components, *, covariance_type: str = "full", batch_size: 
     ----------
     x : array_like (N, D).
     n_components : K.
-    covariance_type, batch_size : see :func:`gmm_minibatch_model`.
+    covariance_type, batch_size : see :func:`models.gmm_builders.gmm_minibatch_model`.
     n_steps : Adam steps; learning_rate : Adam's step size (standardized units).
-    seed : seed of the start, the minibatches and the ELBO's Monte Carlo draws.
+    seed : int >= 0, seed of the k-means++ start and of ``pm.fit`` (the minibatch indices and
+        the ELBO's Monte Carlo draws): the same seed gives the same fit.
 
     Returns
     -------
@@ -134,12 +87,13 @@ def fit_gmm_advi(x, n_components, *, covariance_type: str = "full", batch_size: 
     """
     import pymc as pm
 
-    model = gmm_minibatch_model(x, n_components, batch_size=batch_size, covariance_type=covariance_type, seed=seed)
+    seed = resolve_seed(seed)
+    model = gmm_minibatch_model(x, n_components, batch_size=batch_size, covariance_type=covariance_type)
     spec: GMMSpec = model.gmm_spec
     x = np.asarray(x, dtype=float)
     t0 = time.perf_counter()
-    rng = np.random.default_rng(_resolve_seed(seed))
-    w0, mu0, cov0 = _kmeans_parameters(x, spec.n_components, spec.covariance_type, 1e-6, rng)
+    rng = np.random.default_rng(seed)
+    w0, mu0, cov0 = kmeans_parameters(x, spec.n_components, spec.covariance_type, 1e-6, rng)
     start = parameters_to_point(spec, w0, mu0, cov0, order=True)
     start_seconds = time.perf_counter() - t0
     t0 = time.perf_counter()
@@ -163,7 +117,7 @@ def _approx_mean_point(approx, model, spec: GMMSpec) -> dict:
     point = {}
     for value_name, slc, shape, _dtype in approx.groups[0].ordering.values():
         rv = rvs[value_name]
-        point[rv.name] = _backward(model.rvs_to_transforms.get(rv), mean[slc].reshape(shape))
+        point[rv.name] = to_constrained(model.rvs_to_transforms.get(rv), mean[slc].reshape(shape))
     missing = set(spec.value_shapes()) - set(point)
     if missing:
         raise RuntimeError(f"the ADVI approximation lacks {sorted(missing)}")

@@ -39,8 +39,7 @@ from typing import NamedTuple
 import numpy as np
 from scipy import linalg, stats
 
-from models.gaussian import _spd, _validate_vector
-from models.validation import DataError, validate_samples_2d
+from models.validation import DataError, validate_samples_2d, validate_spd, validate_vector
 
 __all__ = [
     "Gaussian",
@@ -101,8 +100,8 @@ def _shape_text(shape) -> str:
 
 def _moments(mu, cov, *, mu_name: str = "mu", cov_name: str = "cov"):
     """Validated mean (D,), covariance (D, D) and its lower Cholesky factor."""
-    mu = _validate_vector(mu, name=mu_name, size=int(np.size(mu)))
-    cov, chol = _spd(cov, name=cov_name, n_features=mu.shape[0])
+    mu = validate_vector(mu, name=mu_name, size=int(np.size(mu)))
+    cov, chol = validate_spd(cov, name=cov_name, n_features=mu.shape[0])
     return mu, cov, chol
 
 
@@ -141,11 +140,11 @@ def linear_transform(mu, cov, A, b=None) -> Gaussian:
     """
     mu, cov, chol = _moments(mu, cov)
     A = _matrix(A, name="A", shape=(None, mu.shape[0]))
-    b = np.zeros(A.shape[0]) if b is None else _validate_vector(b, name="b", size=A.shape[0])
+    b = np.zeros(A.shape[0]) if b is None else validate_vector(b, name="b", size=A.shape[0])
     factor = A @ chol  # AΣAᵀ = (AL)(AL)ᵀ: symmetric and PSD by construction
     out = factor @ factor.T
     out = 0.5 * (out + out.T)
-    _spd(out, name="A cov A^T")
+    validate_spd(out, name="A cov A^T")
     return Gaussian(A @ mu + b, out)
 
 
@@ -173,7 +172,7 @@ def _split(mu, d: int, idx_a, x_b):
     if b.size == 0:
         raise DataError("idx_a lists every variable, so nothing is left to condition on; "
                         "leave at least one index out.")
-    x_b = _validate_vector(x_b, name="x_b", size=b.size)
+    x_b = validate_vector(x_b, name="x_b", size=b.size)
     return a, b, x_b
 
 
@@ -195,7 +194,7 @@ def conditional(mu, cov, idx_a, x_b) -> Gaussian:
     """
     mu, cov, _ = _moments(mu, cov)
     a, b, x_b = _split(mu, mu.shape[0], idx_a, x_b)
-    _, chol_bb = _spd(cov[np.ix_(b, b)], name="cov[b, b]")
+    _, chol_bb = validate_spd(cov[np.ix_(b, b)], name="cov[b, b]")
     gain = linalg.cho_solve((chol_bb, True), cov[np.ix_(b, a)], check_finite=False).T  # Σ_ab Σ_bb⁻¹, (K, D-K)
     mean = mu[a] + gain @ (x_b - mu[b])
     out = cov[np.ix_(a, a)] - gain @ cov[np.ix_(b, a)]
@@ -211,7 +210,7 @@ def conditional_from_precision(mu, precision, idx_a, x_b) -> Gaussian:
     """
     mu, precision, _ = _moments(mu, precision, cov_name="precision")
     a, b, x_b = _split(mu, mu.shape[0], idx_a, x_b)
-    _, chol_aa = _spd(precision[np.ix_(a, a)], name="precision[a, a]")
+    _, chol_aa = validate_spd(precision[np.ix_(a, a)], name="precision[a, a]")
     shift = linalg.cho_solve((chol_aa, True), precision[np.ix_(a, b)] @ (x_b - mu[b]), check_finite=False)
     return Gaussian(mu[a] - shift, _inverse_from_chol(chol_aa))
 
@@ -245,13 +244,13 @@ class LinearGaussian:
     L: np.ndarray
 
     def __post_init__(self):
-        mu = _validate_vector(self.mu, name="mu", size=int(np.size(self.mu)))
+        mu = validate_vector(self.mu, name="mu", size=int(np.size(self.mu)))
         d = mu.shape[0]
-        Lambda, chol_Lambda = _spd(self.Lambda, name="Lambda", n_features=d)
+        Lambda, chol_Lambda = validate_spd(self.Lambda, name="Lambda", n_features=d)
         A = _matrix(self.A, name="A", shape=(None, d))
         m = A.shape[0]
-        b = _validate_vector(self.b, name="b", size=m)
-        L, chol_L = _spd(self.L, name="L", n_features=m)
+        b = validate_vector(self.b, name="b", size=m)
+        L, chol_L = validate_spd(self.L, name="L", n_features=m)
         for key, value in {"mu": mu, "Lambda": Lambda, "A": A, "b": b, "L": L,
                            "_chol_Lambda": chol_Lambda, "_chol_L": chol_L}.items():
             value = np.array(value, dtype=np.float64)
@@ -315,9 +314,9 @@ class LinearGaussian:
         -------
         Gaussian with mean (D,) and cov (D, D).
         """
-        y = _validate_vector(y, name="y", size=self.M)
+        y = validate_vector(y, name="y", size=self.M)
         precision = self.Lambda + self.A.T @ self.L @ self.A
-        _, chol = _spd(0.5 * (precision + precision.T), name="Lambda + A^T L A")
+        _, chol = validate_spd(0.5 * (precision + precision.T), name="Lambda + A^T L A")
         rhs = self.A.T @ (self.L @ (y - self.b)) + self.Lambda @ self.mu
         mean = linalg.cho_solve((chol, True), rhs, check_finite=False)
         return Gaussian(mean, _inverse_from_chol(chol))

@@ -32,8 +32,13 @@ from models.conjugate import (
     NormalWishart,
     NormalWishartPosterior,
 )
-from models.gaussian import _samples, validate_scalar
-from models.validation import DataError, validate_samples_1d, validate_samples_2d
+from models.validation import (
+    DataError,
+    validate_samples,
+    validate_samples_1d,
+    validate_samples_2d,
+    validate_scalar,
+)
 
 __all__ = [
     "online_mean",
@@ -73,7 +78,7 @@ def online_mean(x) -> np.ndarray:
     -------
     ndarray, shape (N,) or (N, D): row k is the mean of x[0..k].
     """
-    x = _samples(x, name="x", min_rows=1, why=None, allow_constant=True)
+    x = validate_samples(x, name="x", min_rows=1, why=None, allow_constant=True)
     out = np.empty_like(x)
     mu = np.zeros_like(x[0])
     for k, x_n in enumerate(x):
@@ -123,7 +128,7 @@ def welford(x) -> RunningMoments:
     -------
     RunningMoments; ``.covariance(0)`` row k equals ``mle_cov(x[:k+1])``.
     """
-    x = _samples(x, name="x", min_rows=1, why=None, allow_constant=True)
+    x = validate_samples(x, name="x", min_rows=1, why=None, allow_constant=True)
     univariate = x.ndim == 1
     xs = x[:, None] if univariate else x
     n_rows, d = xs.shape
@@ -186,7 +191,7 @@ def robbins_monro_mean(x, sigma, *, theta0=0.0, step: Callable[[int], float] | n
     -------
     ndarray, shape (N,) or (N, D): row k is θ⁽ᵏ⁺¹⁾, after observation x[k].
     """
-    x = _samples(x, name="x", min_rows=1, why=None, allow_constant=True)
+    x = validate_samples(x, name="x", min_rows=1, why=None, allow_constant=True)
     sigma = validate_scalar(sigma, name="sigma", positive=True)
     theta = _theta0(theta0, x.shape[1:])
     a = _step_sizes(step, x.shape[0], sigma)

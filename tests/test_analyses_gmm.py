@@ -61,7 +61,7 @@ def test_adjusted_rand_index_matches_sklearn():
     from sklearn.metrics import adjusted_rand_score
 
     from analyses.body_gmm import rand_index_by_pairs
-    from models.gmm_models import adjusted_rand_index
+    from models.gmm_metrics import adjusted_rand_index
 
     rng = np.random.default_rng(0)
     for _ in range(5):

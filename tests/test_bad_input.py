@@ -8,6 +8,7 @@ the inputs are listed once in BAD_INPUTS. Each pair is one test.
 import numpy as np
 import pytest
 
+from models import gmm_metrics
 from models import conjugate, em, gaussian, gmm, sequential
 from models.validation import DataError
 
@@ -38,7 +39,7 @@ ENTRY_POINTS = {
     "gmm.responsibilities": (lambda x: gmm.responsibilities(x, W2, MU2, COV2), "2d"),
     "gmm.complete_data_mle": (lambda x: gmm.complete_data_mle(x, Z5[: len(x)] if hasattr(x, "__len__") else Z5, 2),
                               "2d"),
-    "gmm.bic": (lambda x: gmm.bic(x, W2, MU2, COV2), "2d"),
+    "gmm.bic": (lambda x: gmm_metrics.bic(x, W2, MU2, COV2), "2d"),
     "em.fit_em": (lambda x: em.fit_em(x, 1, seed=0), "2d"),
 }
 

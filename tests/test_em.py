@@ -10,7 +10,7 @@ import pytest
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.mixture import GaussianMixture
 
-from models import gmm
+from models import gmm, gmm_metrics
 from models.data import load_dataset
 from models.em import (
     EMCollapseWarning,
@@ -161,7 +161,7 @@ def test_em_recovers_known_truth_within_standard_errors():
     n = 4000
     x = gmm.sample_gmm(np.random.default_rng(5), n, TRUE_W, TRUE_MU, TRUE_COV)[0]
     result = fit_em(x, 3, seed=1, tol=1e-8, max_iter=500)
-    perm = gmm.match_components(TRUE_MU, result.means)
+    perm = gmm_metrics.match_components(TRUE_MU, result.means)
     w, mu, cov = result.weights[perm], result.means[perm], result.covariances[perm]
     # Complete-data standard errors: fine for components this well separated.
     n_k = n * TRUE_W
@@ -195,7 +195,7 @@ def test_kmeans_plusplus_is_reproducible_and_finds_separated_clusters():
     x = synthetic(20)
     a = kmeans_plusplus(x, 3, seed=42)
     np.testing.assert_array_equal(a, kmeans_plusplus(x, 3, seed=42))
-    perm = gmm.match_components(TRUE_MU, a)
+    perm = gmm_metrics.match_components(TRUE_MU, a)
     np.testing.assert_allclose(a[perm], TRUE_MU, atol=0.5)
     first = fit_em(x, 3, seed=42, max_iter=1, tol=1e9)
     np.testing.assert_array_equal(first.means, fit_em(x, 3, seed=42, max_iter=1, tol=1e9).means)

@@ -22,9 +22,8 @@ from models.gaussian import (
     principal_axes,
     unbiased_cov,
     unbiased_var,
-    validate_covariance,
 )
-from models.validation import DataError
+from models.validation import DataError, validate_covariance
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 

@@ -5,7 +5,8 @@ import pytest
 
 from models.em import fit_em
 from models.gmm import gmm_log_likelihood, sample_gmm
-from models.gmm_advi import fit_gmm_advi, gmm_minibatch_model
+from models.gmm_advi import fit_gmm_advi
+from models.gmm_builders import gmm_minibatch_model
 from models.validation import DataError
 
 W = np.array([0.5, 0.3, 0.2])

@@ -22,23 +22,19 @@ from scipy import stats
 from scipy.special import logsumexp
 from sklearn.mixture import GaussianMixture
 
-from models import gmm
+from models import gmm, gmm_metrics
 from models.data import load_dataset
 from models.em import fit_em
-from models.gmm_models import (
-    GMMSpec,
+from models.gmm_builders import gmm_complete_data_model, gmm_generative_model, gmm_marginal_model
+from models.gmm_fitting import (
     fit_gmm_map,
-    gmm_complete_data_model,
-    gmm_generative_model,
-    gmm_marginal_model,
     log_likelihood_function,
-    mixture_log_density,
-    parameters_to_point,
-    point_to_parameters,
+    map_objective,
     posterior_parameters,
     posterior_responsibilities,
     sample_gmm_posterior,
 )
+from models.gmm_spec import GMMSpec, mixture_log_density, parameters_to_point, point_to_parameters
 from models.validation import DataError
 
 TYPES = gmm.COVARIANCE_TYPES
@@ -108,7 +104,7 @@ def assert_close_rel(actual, expected, rtol):
 
 def assert_same_fit(fit_w, fit_mu, fit_cov, ref_w, ref_mu, ref_cov, covariance_type, scale):
     """Parameters equal within ATOL_PARAMS_STD in standardized units, after matching components."""
-    perm = gmm.match_components(ref_mu / scale, fit_mu / scale)
+    perm = gmm_metrics.match_components(ref_mu / scale, fit_mu / scale)
     w, mu = fit_w[perm], fit_mu[perm]
     cov = fit_cov if covariance_type == "tied" else fit_cov[perm]
     assert np.max(np.abs(w - ref_w)) <= ATOL_PARAMS_STD
@@ -178,7 +174,7 @@ def test_generative_marginalized_equals_fast_model(faithful):
 
 def test_numpy_transform_mirrors_match_pymc(faithful):
     """The MAP path maps points with numpy copies of PyMC's transforms; they must be PyMC's."""
-    from models.gmm_models import _backward, _forward
+    from models.fitting import to_constrained, to_unconstrained
 
     model = model_for(faithful, 3, "full", "weak")
     rng = np.random.default_rng(400)
@@ -187,10 +183,10 @@ def test_numpy_transform_mirrors_match_pymc(faithful):
         t = model.rvs_to_transforms[rv]
         shape = np.asarray(model.initial_point()[v.name]).shape
         raw = rng.normal(size=shape)
-        constrained = _backward(t, raw)
+        constrained = to_constrained(t, raw)
         if t is not None:
             np.testing.assert_allclose(constrained, t.backward(raw).eval(), rtol=1e-12, atol=1e-14)
-            np.testing.assert_allclose(_forward(t, constrained), raw, rtol=1e-10, atol=1e-12)
+            np.testing.assert_allclose(to_unconstrained(t, constrained), raw, rtol=1e-10, atol=1e-12)
 
 
 @pytest.mark.parametrize("covariance_type", TYPES)
@@ -270,7 +266,7 @@ def test_map_equals_em_on_synthetic_data_and_recovers_the_truth(synthetic):
     assert fit.log_likelihood == pytest.approx(em.log_likelihood, rel=RTOL_LOGLIK)
     scale = synthetic.std(axis=0)
     assert_same_fit(fit.weights, fit.means, fit.covariances, em.weights, em.means, em.covariances, "full", scale)
-    perm = gmm.match_components(TRUE_MU, fit.means)
+    perm = gmm_metrics.match_components(TRUE_MU, fit.means)
     n_k = synthetic.shape[0] * TRUE_W
     se_mu = np.sqrt(np.diagonal(TRUE_COV, axis1=1, axis2=2) / n_k[:, None])
     assert np.all(np.abs(fit.means[perm] - TRUE_MU) < 4 * se_mu)
@@ -316,11 +312,9 @@ def test_map_starts_agree_and_compile_once(faithful):
 
 def test_one_logp_and_gradient_costs_about_a_numpy_evaluation(faithful):
     """Loose regression guard (the benchmark measures the ratio): logp+grad within 10x numpy."""
-    from models.gmm_models import _objective
-
     model = model_for(faithful, 2, "full", "flat")
     fit = fit_gmm_map(model, seed=1)
-    objective, _ = _objective(model, model.gmm_spec, faithful.shape[0])
+    objective = map_objective(model)
     theta = objective.to_flat(fit.point)
 
     def best_of(fn, reps=300):
@@ -333,10 +327,8 @@ def test_one_logp_and_gradient_costs_about_a_numpy_evaluation(faithful):
         return min(times)
 
     ours = best_of(lambda: objective.fn(theta))
-    from models.gmm import _cholesky_factors, _weighted_log_densities
-
-    chol = _cholesky_factors(fit.covariances, "full")
-    numpy_only = best_of(lambda: logsumexp(_weighted_log_densities(faithful, fit.weights, fit.means, chol, "full"),
+    chol = gmm.cholesky_factors(fit.covariances, "full")
+    numpy_only = best_of(lambda: logsumexp(gmm.weighted_log_densities(faithful, fit.weights, fit.means, chol, "full"),
                                            axis=1).sum())
     assert ours < 10 * numpy_only, (ours, numpy_only)
 
@@ -363,7 +355,7 @@ def test_nuts_on_old_faithful_converges_near_the_mle(faithful, faithful_posterio
     params = posterior_parameters(idata, spec)
     # No label switching: every chain's mean lines up with the MLE without permuting.
     for chain_mu in params["mu"].mean(axis=1):
-        np.testing.assert_array_equal(gmm.match_components(em.means[order], chain_mu), np.arange(2))
+        np.testing.assert_array_equal(gmm_metrics.match_components(em.means[order], chain_mu), np.arange(2))
     for name, mle in (("w", em.weights[order]), ("mu", em.means[order]), ("cov", em.covariances[order])):
         draws = params[name].reshape((-1,) + params[name].shape[2:])
         z = np.abs(draws.mean(axis=0) - mle) / draws.std(axis=0)
