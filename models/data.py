@@ -7,12 +7,16 @@ Two file formats are read:
   observation per line (the format of ``numpy.loadtxt`` and of the book's data files).
 
 Shipped names (see ``data/README.md`` for provenance): ``faithful``, ``bdims``, ``heights``.
+The CSVs live in the repository's top-level ``data/`` folder, which is installed with the
+package as ``models.datasets`` (``pyproject.toml`` maps that package onto the folder), so they
+are found in an editable install and a regular ``pip install .`` alike.
 """
 
 from __future__ import annotations
 
 import csv
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +25,26 @@ from models.validation import DataError, validate_samples_2d
 
 __all__ = ["Dataset", "DATA_DIR", "SHIPPED", "load_dataset", "read_matrix"]
 
-DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+
+def _shipped_dir() -> Path:
+    """The folder holding the shipped CSVs: the package data of ``models.datasets``.
+
+    That is ``site-packages/models/datasets`` in a regular install and the checkout's ``data/``
+    folder in an editable one. When ``models.datasets`` cannot be imported (the source tree used
+    without installing, or an editable install made before the data were package data), the
+    checkout's ``data/`` folder beside ``models/``.
+    """
+    try:
+        folder = resources.files("models.datasets")
+    except ModuleNotFoundError:
+        folder = None
+    if isinstance(folder, Path):
+        return folder
+    return Path(__file__).resolve().parent.parent / "data"
+
+
+#: The folder holding the shipped CSVs and their provenance (``README.md``).
+DATA_DIR = _shipped_dir()
 
 #: Shipped name -> file name in ``DATA_DIR``.
 SHIPPED = {
@@ -156,6 +179,13 @@ def load_dataset(name_or_path: str | Path, *, columns=None) -> Dataset:
     key = str(name_or_path)
     if key in SHIPPED:
         path, name = DATA_DIR / SHIPPED[key], key
+        if not path.is_file():
+            raise DataError(
+                f"The shipped data set {key!r} is missing from this installation: no file {path}. "
+                "The CSVs are package data of models.datasets (the repository's data/ folder); "
+                "reinstall from a complete checkout, e.g. `pip install .` (or `pip install -e .`) "
+                "in the repository root, or pass the path of a data file instead."
+            )
     else:
         path = Path(key).expanduser()
         name = path.stem

@@ -2,14 +2,58 @@
 
 import hashlib
 import re
+import tomllib
+from fnmatch import fnmatch
+from importlib import resources
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+import models.data as data_module
 from models.data import DATA_DIR, SHIPPED, load_dataset, read_matrix
 from models.validation import DataError
 
 EXPECTED_SHAPES = {"faithful": (272, 2), "bdims": (507, 3), "heights": (1050, 2)}
+REPO = Path(__file__).resolve().parents[1]
+#: Every file that must be installed with the package: the CSVs and their provenance.
+INSTALLED_FILES = [*SHIPPED.values(), "README.md"]
+
+
+def test_data_dir_holds_every_shipped_file_and_the_provenance():
+    assert isinstance(DATA_DIR, Path) and DATA_DIR.is_dir()
+    missing = [f for f in INSTALLED_FILES if not (DATA_DIR / f).is_file()]
+    assert not missing, f"{DATA_DIR} lacks {missing}"
+
+
+def test_data_dir_is_the_installed_package_data():
+    # The checkout's data/ in an editable install, site-packages/models/datasets otherwise. On an
+    # editable install made before data/ was mapped to models.datasets: pip install -e . again.
+    assert DATA_DIR == resources.files("models.datasets")
+
+
+def test_pyproject_installs_data_folder_as_models_datasets():
+    setuptools = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]
+    assert "models.datasets" in setuptools["packages"]
+    assert setuptools["package-dir"]["models.datasets"] == "data"
+    patterns = setuptools["package-data"]["models.datasets"]
+    for filename in INSTALLED_FILES:
+        assert (REPO / "data" / filename).is_file(), filename
+        assert any(fnmatch(filename, pattern) for pattern in patterns), f"{filename} would not be installed"
+
+
+def test_missing_shipped_file_says_how_to_fix_the_install(monkeypatch, tmp_path):
+    monkeypatch.setattr(data_module, "DATA_DIR", tmp_path)
+    with pytest.raises(DataError, match=r"'faithful' is missing .*faithful\.csv.*models\.datasets.*pip install \."):
+        load_dataset("faithful")
+
+
+def test_without_models_datasets_the_checkout_data_folder_is_used(monkeypatch):
+    def not_installed(package):
+        raise ModuleNotFoundError(f"No module named {package!r}")
+
+    monkeypatch.setattr(data_module.resources, "files", not_installed)
+    assert data_module._shipped_dir() == Path(data_module.__file__).resolve().parent.parent / "data"
 
 
 def _readme_checksums() -> dict[str, str]:
