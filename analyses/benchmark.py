@@ -30,23 +30,25 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 import warnings
 from pathlib import Path
 
 import numpy as np
-from scipy.special import logsumexp
 
 from analyses.benchmark_peers import (
     Timer,
     available,
     fit_sklearn,
     naive_pymc_model,
+    numpy_loglik,
     nutpie_sample,
+    per_call_seconds,
+    precision_cholesky,
     sample_numpyro,
 )
 from models.data import load_dataset
 from models.em import fit_em
+from models.fitting import convergence_table
 from models.gmm import gmm_log_likelihood, sample_gmm
 
 TITLE = "Benchmark: MAP, EM, NUTS and ADVI against scikit-learn, naive PyMC, nutpie and NumPyro (opt-in)"
@@ -68,44 +70,6 @@ def synthetic(n: int, seed: int) -> np.ndarray:
     """N draws (N, 2) from the known K = 3 mixture."""
     x, _ = sample_gmm(np.random.default_rng(seed), n, TRUE_W, TRUE_MU, TRUE_COV)
     return x
-
-
-def numpy_loglik(x: np.ndarray, log_w: np.ndarray, mu: np.ndarray, prec_chol: np.ndarray) -> float:
-    """The floor: the mixture log-density in numpy, no gradient, no validation.
-
-    x (N, D), log_w (K,), mu (K, D), prec_chol (K, D, D) upper-triangular U_k with Σ_k⁻¹ = U_k U_kᵀ.
-    """
-    k, d = mu.shape
-    # One BLAS matmul for all components: (N, D) @ (D, K*D).
-    y = (x @ prec_chol.transpose(1, 0, 2).reshape(d, k * d)).reshape(-1, k, d)
-    y -= np.einsum("kd,kde->ke", mu, prec_chol)
-    log_det = np.log(np.diagonal(prec_chol, axis1=1, axis2=2)).sum(axis=1)
-    log_comp = -0.5 * (d * np.log(2 * np.pi) + np.sum(y * y, axis=2)) + log_det + log_w
-    return float(logsumexp(log_comp, axis=1).sum())
-
-
-def _precision_cholesky(cov: np.ndarray) -> np.ndarray:
-    """U_k upper-triangular with U_k U_kᵀ = Σ_k⁻¹ (scikit-learn's precisions_cholesky_)."""
-    out = np.empty_like(cov)
-    for k, c in enumerate(cov):
-        lower = np.linalg.cholesky(c)
-        out[k] = np.linalg.solve(lower, np.eye(c.shape[0])).T
-    return out
-
-
-def per_call_seconds(func, *, min_total: float = 0.3, max_calls: int = 2000) -> float:
-    """Best-of-5 mean wall time of ``func()``, with enough calls per repeat to last min_total/5."""
-    func()
-    with Timer() as t:
-        func()
-    calls = int(min(max_calls, max(1, (min_total / 5) / max(t.seconds, 1e-7))))
-    best = np.inf
-    for _ in range(5):
-        start = time.perf_counter()
-        for _ in range(calls):
-            func()
-        best = min(best, (time.perf_counter() - start) / calls)
-    return float(best)
 
 
 # --------------------------------------------------------------------------- this project's paths
@@ -217,7 +181,7 @@ def bench_logp(ctx, settings: dict) -> dict:
         x = load_dataset("faithful").values if n == 272 else synthetic(n, ctx.seed + n)
         k = 2 if n == 272 else 3
         em = fit_em(x, k, seed=ctx.seed)
-        prec_chol = _precision_cholesky(em.covariances)
+        prec_chol = precision_cholesky(em.covariances)
         log_w = np.log(em.weights)
         out["sizes"].append(n)
         out["numpy_logp_only"].append(per_call_seconds(lambda: numpy_loglik(x, log_w, em.means, prec_chol)))
@@ -265,19 +229,16 @@ def jax_logp_grad_seconds(x: np.ndarray, k: int) -> float:
 
 
 def _nuts_row(idata, compile_s: float, sampling_s: float) -> dict:
-    import arviz as az
-
-    ess = az.ess(idata.posterior, method="bulk").to_array().values
-    rhat = az.rhat(idata.posterior).to_array().values
+    table = convergence_table(idata.posterior)
     stats = idata.sample_stats
     steps_name = "n_steps" if "n_steps" in stats else ("tree_size" if "tree_size" in stats else None)
     leapfrog = float(stats[steps_name].mean()) if steps_name else None
-    ess_min = float(np.nanmin(ess))
+    ess_min = min(row["ess_bulk"] for row in table.values())
     return {"compile_s": compile_s, "sampling_s": sampling_s, "total_s": compile_s + sampling_s,
             "ess_bulk_min": ess_min, "ess_per_s_sampling": ess_min / sampling_s,
             "ess_per_s_total": ess_min / (compile_s + sampling_s), "leapfrog_per_draw": leapfrog,
             "divergences": int(stats["diverging"].values.sum()) if "diverging" in stats else None,
-            "rhat_max": float(np.nanmax(rhat))}
+            "rhat_max": max(row["rhat"] for row in table.values())}
 
 
 def _pymc_nuts(model, *, draws, tune, seed, nuts_sampler="pymc", initvals=None) -> dict:

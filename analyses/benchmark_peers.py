@@ -7,6 +7,10 @@
 * :func:`numpyro_gmm` — the same mixture written natively in NumPyro (``MixtureSameFamily``),
   with the priors of this project's NUTS model so that wall times compare like with like.
 * :func:`nutpie_sample` — a PyMC model compiled and sampled by nutpie (numba or JAX backend).
+* :func:`numpy_loglik` — the floor: the mixture log-density in plain numpy, no gradient.
+
+Timing helpers: :class:`Timer` (one wall-clock interval) and :func:`per_call_seconds` (best-of-5
+mean time of a fast call).
 
 Optional peers (scikit-learn, nutpie, NumPyro/JAX) are imported lazily: :func:`available` says
 which are installed (``pip install -e ".[bench]"`` installs them all).
@@ -18,9 +22,10 @@ import importlib.util
 import time
 
 import numpy as np
+from scipy.special import logsumexp
 
 __all__ = ["available", "fit_sklearn", "naive_pymc_model", "numpyro_gmm", "sample_numpyro", "nutpie_sample",
-           "Timer"]
+           "numpy_loglik", "precision_cholesky", "Timer", "per_call_seconds"]
 
 
 def available(package: str) -> bool:
@@ -38,6 +43,44 @@ class Timer:
     def __exit__(self, *exc):
         self.seconds = time.perf_counter() - self._start
         return False
+
+
+def numpy_loglik(x: np.ndarray, log_w: np.ndarray, mu: np.ndarray, prec_chol: np.ndarray) -> float:
+    """The floor: the mixture log-density in numpy, no gradient, no validation.
+
+    x (N, D), log_w (K,), mu (K, D), prec_chol (K, D, D) upper-triangular U_k with Σ_k⁻¹ = U_k U_kᵀ.
+    """
+    k, d = mu.shape
+    # One BLAS matmul for all components: (N, D) @ (D, K*D).
+    y = (x @ prec_chol.transpose(1, 0, 2).reshape(d, k * d)).reshape(-1, k, d)
+    y -= np.einsum("kd,kde->ke", mu, prec_chol)
+    log_det = np.log(np.diagonal(prec_chol, axis1=1, axis2=2)).sum(axis=1)
+    log_comp = -0.5 * (d * np.log(2 * np.pi) + np.sum(y * y, axis=2)) + log_det + log_w
+    return float(logsumexp(log_comp, axis=1).sum())
+
+
+def precision_cholesky(cov: np.ndarray) -> np.ndarray:
+    """U_k upper-triangular with U_k U_kᵀ = Σ_k⁻¹ (scikit-learn's precisions_cholesky_)."""
+    out = np.empty_like(cov)
+    for k, c in enumerate(cov):
+        lower = np.linalg.cholesky(c)
+        out[k] = np.linalg.solve(lower, np.eye(c.shape[0])).T
+    return out
+
+
+def per_call_seconds(func, *, min_total: float = 0.3, max_calls: int = 2000) -> float:
+    """Best-of-5 mean wall time of ``func()``, with enough calls per repeat to last min_total/5."""
+    func()
+    with Timer() as t:
+        func()
+    calls = int(min(max_calls, max(1, (min_total / 5) / max(t.seconds, 1e-7))))
+    best = np.inf
+    for _ in range(5):
+        start = time.perf_counter()
+        for _ in range(calls):
+            func()
+        best = min(best, (time.perf_counter() - start) / calls)
+    return float(best)
 
 
 # --------------------------------------------------------------------------- scikit-learn

@@ -9,7 +9,7 @@ import pytest
 from scipy import stats
 from sklearn.mixture import GaussianMixture
 
-from models import gmm, gmm_metrics
+from models import gmm
 from models.validation import DataError
 
 TYPES = gmm.COVARIANCE_TYPES
@@ -183,30 +183,6 @@ def test_sample_gmm_reproducible_and_matches_parameters(covariance_type):
         assert np.all(np.abs(x[z == j].mean(axis=0) - mu[j]) < 5 * se)
 
 
-def test_match_components_undoes_a_permutation(rng):
-    mu = rng.normal(scale=5.0, size=(5, 3))
-    perm = rng.permutation(5)
-    shuffled = mu[perm] + 0.01 * rng.normal(size=mu.shape)
-    got = gmm_metrics.match_components(mu, shuffled)
-    np.testing.assert_allclose(shuffled[got], mu, atol=0.1)
-    np.testing.assert_array_equal(perm[got], np.arange(5))
-
-
-# --------------------------------------------------------------------------- information criteria
-
-
-@pytest.mark.parametrize("covariance_type", TYPES)
-def test_bic_aic_and_parameter_count_match_sklearn(rng, covariance_type):
-    k, d = 3, 2
-    w, mu, cov = random_params(rng, k, d, covariance_type)
-    x = gmm.sample_gmm(rng, 300, w, mu, gmm.full_covariances(cov, covariance_type, k, d))[0]
-    sk = GaussianMixture(k, covariance_type=covariance_type, random_state=0).fit(x)
-    params = (sk.weights_, sk.means_, sk.covariances_, covariance_type)
-    assert gmm_metrics.n_parameters(k, d, covariance_type) == sk._n_parameters()
-    assert gmm_metrics.bic(x, *params) == pytest.approx(sk.bic(x), rel=1e-10)
-    assert gmm_metrics.aic(x, *params) == pytest.approx(sk.aic(x), rel=1e-10)
-
-
 # --------------------------------------------------------------------------- bad input
 
 
@@ -237,8 +213,6 @@ X_NAN[3, 1] = np.nan
     (lambda: gmm.complete_data_mle(GOOD_X, np.full(20, 2), 2), "must lie in 0..1"),
     (lambda: gmm.complete_data_mle(GOOD_X, np.zeros(19, int), 1), r"shape \(20,\)"),
     (lambda: gmm.sample_gmm(np.random.default_rng(0), 0, GOOD_W, GOOD_MU, GOOD_COV), "n must be"),
-    (lambda: gmm_metrics.n_parameters(0, 2), "must be >= 1"),
-    (lambda: gmm_metrics.match_components(GOOD_MU, GOOD_MU[:1]), "same shape"),
 ])
 def test_bad_input_raises_dataerror_naming_the_problem(call, match):
     with pytest.raises(DataError, match=match):
