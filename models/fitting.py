@@ -217,6 +217,41 @@ def posterior_moment_errors(draws) -> dict[str, np.ndarray]:
     }
 
 
+def _ordered_forward(value):
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.concatenate([value[..., :1], np.log(np.diff(value, axis=-1))], axis=-1)
+
+
+def _ordered_backward(value):
+    return np.cumsum(np.concatenate([value[..., :1], np.exp(value[..., 1:])], axis=-1), axis=-1)
+
+
+def _simplex_forward(value):
+    log_value = np.log(value)
+    return log_value[..., :-1] - np.mean(log_value, axis=-1, keepdims=True)
+
+
+def _simplex_backward(value):
+    full = np.concatenate([value, -np.sum(value, axis=-1, keepdims=True)], axis=-1)
+    e = np.exp(full - full.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+#: PyMC transform name -> (constrained -> unconstrained, unconstrained -> constrained), in numpy.
+_TRANSFORMS = {
+    "log": (np.log, np.exp),
+    "ordered": (_ordered_forward, _ordered_backward),
+    "simplex": (_simplex_forward, _simplex_backward),
+}
+
+
+def _mirror(transform) -> tuple:
+    name = getattr(transform, "name", None)
+    if name not in _TRANSFORMS:
+        raise NotImplementedError(f"transform {name!r} is not mirrored in numpy; add it to _TRANSFORMS")
+    return _TRANSFORMS[name]
+
+
 def to_unconstrained(transform, value: np.ndarray) -> np.ndarray:
     """Constrained -> unconstrained value of a variable, mirroring PyMC's transforms in numpy.
 
@@ -228,33 +263,11 @@ def to_unconstrained(transform, value: np.ndarray) -> np.ndarray:
 
     Lets a fit move between a point (constrained) and the optimizer's flat vector without
     compiling a PyTensor function per conversion; the tests hold it against PyMC's own
-    ``transform.forward``.
+    ``transform.backward``.
     """
-    name = getattr(transform, "name", None)
-    if transform is None:
-        return value
-    if name == "log":
-        return np.log(value)
-    if name == "ordered":
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return np.concatenate([value[..., :1], np.log(np.diff(value, axis=-1))], axis=-1)
-    if name == "simplex":
-        log_value = np.log(value)
-        return log_value[..., :-1] - np.mean(log_value, axis=-1, keepdims=True)
-    raise NotImplementedError(f"transform {name!r} is not mirrored in numpy")
+    return value if transform is None else _mirror(transform)[0](value)
 
 
 def to_constrained(transform, value: np.ndarray) -> np.ndarray:
     """Unconstrained -> constrained (inverse of :func:`to_unconstrained`)."""
-    name = getattr(transform, "name", None)
-    if transform is None:
-        return value
-    if name == "log":
-        return np.exp(value)
-    if name == "ordered":
-        return np.cumsum(np.concatenate([value[..., :1], np.exp(value[..., 1:])], axis=-1), axis=-1)
-    if name == "simplex":
-        full = np.concatenate([value, -np.sum(value, axis=-1, keepdims=True)], axis=-1)
-        e = np.exp(full - full.max(axis=-1, keepdims=True))
-        return e / e.sum(axis=-1, keepdims=True)
-    raise NotImplementedError(f"transform {name!r} is not mirrored in numpy")
+    return value if transform is None else _mirror(transform)[1](value)
