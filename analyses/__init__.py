@@ -1,1 +1,1 @@
-"""Runnable analyses: ``python -m analyses`` runs them all; see :mod:`analyses._runner`."""
+"""Runnable analyses: ``python -m analyses`` runs them all; see :mod:`analyses.runner`."""

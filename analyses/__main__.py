@@ -1,5 +1,5 @@
 import sys
 
-from analyses._runner import main
+from analyses.runner import main
 
 sys.exit(main())

@@ -233,12 +233,12 @@ def _nuts_row(idata, compile_s: float, sampling_s: float) -> dict:
     stats = idata.sample_stats
     steps_name = "n_steps" if "n_steps" in stats else ("tree_size" if "tree_size" in stats else None)
     leapfrog = float(stats[steps_name].mean()) if steps_name else None
-    ess_min = min(row["ess_bulk"] for row in table.values())
+    ess_min = float(np.min([row["ess_bulk"] for row in table.values()]))
     return {"compile_s": compile_s, "sampling_s": sampling_s, "total_s": compile_s + sampling_s,
             "ess_bulk_min": ess_min, "ess_per_s_sampling": ess_min / sampling_s,
             "ess_per_s_total": ess_min / (compile_s + sampling_s), "leapfrog_per_draw": leapfrog,
             "divergences": int(stats["diverging"].values.sum()) if "diverging" in stats else None,
-            "rhat_max": max(row["rhat"] for row in table.values())}
+            "rhat_max": float(np.max([row["rhat"] for row in table.values()]))}
 
 
 def _pymc_nuts(model, *, draws, tune, seed, nuts_sampler="pymc", initvals=None) -> dict:
@@ -470,6 +470,6 @@ def run(ctx) -> None:
 
 
 if __name__ == "__main__":
-    from analyses._runner import main_for_script
+    from analyses.runner import main_for_script
 
     sys.exit(main_for_script(__file__))

@@ -132,7 +132,7 @@ def naive_pymc_model(x: np.ndarray, n_components: int):
 def numpyro_gmm(x, prior: dict):
     """NumPyro twin of this project's NUTS model, on standardized data (N, D).
 
-    Same priors and parametrization as :func:`models.gmm_models.gmm_marginal_model` with weak
+    Same priors and parametrization as :func:`models.gmm_builders.gmm_marginal_model` with weak
     priors: ``w ~ Dirichlet(alpha)``; ``mu_first`` ascending with Normal(``mu_first_loc``,
     ``mu_sd``) prior (ordered support); ``mu_rest ~ Normal(0, mu_sd)``; precisions by the
     Bartlett decomposition of Wishart(ν, I/ν): ``prec_c[k, i] ~ χ²(ν - i)``,

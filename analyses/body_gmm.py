@@ -24,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.figure import Figure
 
-from analyses._gmm_common import COLORS, axis_label, density_contour
+from analyses.common import CATEGORY_COLORS, axis_label, density_contour
 from models import gmm, gmm_metrics
 from models.data import load_dataset
 from models.em import fit_em
@@ -88,7 +88,7 @@ def figure_fits(name, x, z, labels, complete, marginal, clusters, ari, wrong) ->
                    [f"cluster {k}" for k in range(2)], marginal, "marginal: sex hidden, MAP == EM MLE"))
     for ax, lab, names, (w, mu, cov), title in panels:
         for k in range(2):
-            ax.scatter(x[lab == k, 0], x[lab == k, 1], s=9, alpha=0.6, color=COLORS[k], label=names[k])
+            ax.scatter(x[lab == k, 0], x[lab == k, 1], s=9, alpha=0.6, color=CATEGORY_COLORS[k], label=names[k])
         density_contour(ax, x, w, mu, cov, label="fitted mixture density", levels=7)
         ax.set(title=title, xlabel=labels[0], ylabel=labels[1])
     if wrong is not None:
@@ -148,7 +148,7 @@ def run(ctx) -> None:
                         dataset=name, note="the marginal MLE maximizes the marginal likelihood")
         ari = adjusted_rand_index(clusters, z)
         ctx.check("adjusted Rand index, MAP clusters vs sex", ari, rand_index_by_pairs(clusters, z),
-                  method="contingency table (models.gmm_models.adjusted_rand_index)",
+                  method="contingency table (models.gmm_metrics.adjusted_rand_index)",
                   reference="direct count over all N(N-1)/2 pairs", rtol=1e-12, dataset=name)
         match = gmm_metrics.match_components(mu_c / scale, fit_m.means / scale)      # cluster match[k] ~ sex k
         wrong = match[z] != clusters
@@ -165,6 +165,6 @@ def run(ctx) -> None:
 if __name__ == "__main__":
     import sys
 
-    from analyses._runner import main_for_script
+    from analyses.runner import main_for_script
 
     sys.exit(main_for_script(__file__))

@@ -20,39 +20,36 @@ K = 3). LOO needs only label-invariant quantities, so these runs use the *unorde
 log-likelihood ln p(x | θ) (R-hat, bulk/tail ESS, divergences); the largest R-hat of the
 per-point log-likelihoods is logged beside it.
 
-Covariance type: ``full`` by default; set ``GMM_COVARIANCE_TYPE=diag`` (or ``tied``,
-``spherical``) in the environment, or pass ``--covariance-type diag`` when running this file as a
-script. ``--data FILE`` uses the file's first two columns.
+Option: ``--covariance-type`` (``full``, the default; ``tied``, ``diag`` or ``spherical``) sets
+the covariance type of the NUTS fits — ``python -m analyses choosing_k --covariance-type diag``
+or ``python analyses/choosing_k.py --covariance-type diag``; EM's BIC and AIC always cover all
+four. ``--data FILE`` uses the file's first two columns.
 """
 
 from __future__ import annotations
 
-import os
 import time
 import warnings
 
 import numpy as np
 from matplotlib.figure import Figure
 
-from analyses._gmm_common import COLORS, check_pareto_k, gate_nuts, load_faithful
+from analyses.common import CATEGORY_COLORS, check_pareto_k, gate, load_faithful
 from models import gmm, gmm_metrics
 from models.em import EMWarning, fit_em
 from models.gmm_builders import gmm_marginal_model
 from models.gmm_fitting import log_likelihood_function, sample_gmm_posterior
 from models.gmm_spec import parameters_to_point
-from models.validation import DataError
 
 TITLE = "Choosing K on Old Faithful: BIC/AIC from EM vs PSIS-LOO from NUTS (az.compare), and whether they agree"
 
-COVARIANCE_TYPE = "full"
-ENV_COVARIANCE_TYPE = "GMM_COVARIANCE_TYPE"
 
-
-def covariance_type() -> str:
-    ct = os.environ.get(ENV_COVARIANCE_TYPE, COVARIANCE_TYPE)
-    if ct not in gmm.COVARIANCE_TYPES:
-        raise DataError(f"{ENV_COVARIANCE_TYPE}={ct!r}; choose one of {list(gmm.COVARIANCE_TYPES)}.")
-    return ct
+def add_arguments(parser) -> None:
+    """This analysis' options (the runner adds them to its command line and passes the values
+    as ``ctx.options``)."""
+    parser.add_argument("--covariance-type", choices=gmm.COVARIANCE_TYPES, default="full",
+                        help="covariance type of choosing_k's NUTS fits (EM's BIC/AIC cover all four; "
+                             "default %(default)s)")
 
 
 def em_table(ctx, x, ks) -> dict:
@@ -78,7 +75,7 @@ def figure_information_criteria(table, ks, selected, name) -> Figure:
     for ax, key in zip(axes, ("bic", "aic")):
         for i, ct in enumerate(gmm.COVARIANCE_TYPES):
             vals = [table[ct][k][key] for k in ks]
-            ax.plot(ks, vals, "o-", color=COLORS[i], lw=2.5 if ct == selected else 1.2,
+            ax.plot(ks, vals, "o-", color=CATEGORY_COLORS[i], lw=2.5 if ct == selected else 1.2,
                     label=f"{ct}{' (NUTS below)' if ct == selected else ''}")
         ax.set(title=f"{key.upper()} of the EM fit, {name} (lower is better)", xlabel="number of components K",
                ylabel=f"{key.upper()} (nats x 2)", xticks=list(ks))
@@ -94,7 +91,7 @@ def figure_loo(compare, loos, ks, selected, name) -> Figure:
     ax = fig.add_subplot(1, 2, 1)
     elpd = np.array([loos[k].elpd_loo for k in ks])
     se = np.array([loos[k].se for k in ks])
-    ax.errorbar(ks, elpd, yerr=se, fmt="o-", color=COLORS[0], capsize=4, label="elpd_loo ± se")
+    ax.errorbar(ks, elpd, yerr=se, fmt="o-", color=CATEGORY_COLORS[0], capsize=4, label="elpd_loo ± se")
     ax.set(title=f"PSIS-LOO, {selected} covariances, {name} (higher is better)",
            xlabel="number of components K", ylabel="elpd_loo (nats)", xticks=list(ks))
     ax.legend(fontsize=8)
@@ -111,7 +108,7 @@ def run(ctx) -> None:
 
     t = load_faithful(ctx)
     x = t.values
-    ct = covariance_type()
+    ct = ctx.options["covariance_type"]
     ks = (1, 2, 3) if ctx.quick else (1, 2, 3, 4)
     draws = 500 if ctx.quick else 600
     ctx.log(f"data: {t.name} ({x.shape[0]} rows); K = {list(ks)}; NUTS with {ct} covariances, "
@@ -131,7 +128,7 @@ def run(ctx) -> None:
                                      progressbar=ctx.progressbar)
         ll = idata.log_likelihood["x"]
         idata.posterior["log_likelihood_total"] = ll.sum("obs")
-        gate_nuts(ctx, f"K={k} ({ct})", idata, var_names=["log_likelihood_total"], dataset=t.name)
+        gate(ctx, f"K={k} ({ct})", idata, var_names=["log_likelihood_total"], dataset=t.name)
         rhat_pointwise[k] = float(az.rhat(ll.to_dataset(name="ll"))["ll"].max())
         loo = az.loo(idata, pointwise=True)
         check_pareto_k(ctx, f"K={k} ({ct})", loo, dataset=t.name)
@@ -178,21 +175,9 @@ def run(ctx) -> None:
     })
 
 
-def _pop_covariance_type(argv: list[str]) -> list[str]:
-    """Take ``--covariance-type X`` out of a script's arguments (the runner does not know it)."""
-    if "--covariance-type" in argv:
-        i = argv.index("--covariance-type")
-        if i + 1 >= len(argv):
-            raise SystemExit("--covariance-type needs a value: full, tied, diag or spherical")
-        os.environ[ENV_COVARIANCE_TYPE] = argv[i + 1]
-        return argv[:i] + argv[i + 2:]
-    return argv
-
-
 if __name__ == "__main__":
     import sys
 
-    from analyses._runner import main_for_script
+    from analyses.runner import main_for_script
 
-    sys.argv = _pop_covariance_type(sys.argv)
     sys.exit(main_for_script(__file__))

@@ -11,21 +11,30 @@
 
 Data: ``heights`` (column ``height_cm``) and ``bdims`` (``height_cm``, ``weight_kg``), or with
 ``--data FILE`` its first column (and first two columns for the bivariate parts). Priors are
-weakly informative and set from the data's rounded location and scale, so the same code runs on
-data in any units; the checks hold for any prior.
+the weakly informative ``weak_from_data`` priors of :mod:`models.conjugate` and
+:mod:`models.conjugate_mvn`, set from the data's rounded location and scale, so the same code runs
+on data in any units; the checks hold for any prior.
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.patches import Ellipse
 from scipy import stats
 
-from models.conjugate import GammaPrecisionKnownMean, NormalGamma, NormalMeanKnownVariance, NormalWishart
-from models.data import load_dataset
+from analyses.common import (
+    RTOL_EXACT,
+    Z_MC,
+    Series,
+    Table,
+    histogram_bins,
+    load_gaussian_data,
+    sigma_density,
+    unit_of,
+)
+from models.conjugate import GammaPrecisionKnownMean, NormalGamma, NormalMeanKnownVariance
+from models.conjugate_mvn import NormalWishart
 from models.gaussian import (
     covariance_ellipse,
     mahalanobis_sq_chol,
@@ -50,56 +59,6 @@ from models.sequential import (
 )
 
 TITLE = "Closed forms: MLE vs unbiased, the bias of sigma^2_ML, sequential == batch, exact conjugate posteriors"
-
-#: Monte Carlo checks pass within this many standard errors.
-Z_MC = 4.0
-#: Float-arithmetic tie-outs (same formula, different code path).
-RTOL_EXACT = 1e-12
-
-
-@dataclass(frozen=True)
-class Series:
-    """A named univariate sample: values (N,), the data set's name, and an axis label with units."""
-
-    name: str
-    values: np.ndarray
-    label: str
-
-
-@dataclass(frozen=True)
-class Table:
-    """A named bivariate sample: values (N, 2), the data set's name, and two axis labels."""
-
-    name: str
-    values: np.ndarray
-    labels: tuple[str, str]
-
-
-def _axis_label(column: str) -> str:
-    """``height_cm`` -> ``height (cm)``; names without a unit suffix are kept."""
-    stem, _, unit = column.rpartition("_")
-    return f"{stem.replace('_', ' ')} ({unit})" if stem and unit.isalpha() and len(unit) <= 4 else column
-
-
-def _unit(label: str) -> str:
-    return label[label.rfind("(") + 1 : -1] if label.endswith(")") else "units"
-
-
-def load_data(ctx) -> tuple[Series, Table | None]:
-    """The shipped data sets, or the user's ``--data`` file (first column; first two columns)."""
-    if ctx.settings.data:
-        ds = load_dataset(ctx.settings.data)
-        series = Series(ds.name, ds.column(0), _axis_label(ds.columns[0]))
-        if ds.values.shape[1] < 2:
-            ctx.log(f"{ds.name} has one column: skipping the bivariate parts")
-            return series, None
-        pair = ds.select([0, 1])
-        return series, Table(ds.name, pair.values, tuple(_axis_label(c) for c in pair.columns))
-    heights = load_dataset("heights")
-    bdims = load_dataset("bdims").select(["height_cm", "weight_kg"])
-    return (Series("heights", heights.column("height_cm"), _axis_label("height_cm")),
-            Table("bdims", bdims.values, tuple(_axis_label(c) for c in bdims.columns)))
-
 
 # --------------------------------------------------------------------------- Monte Carlo helpers
 
@@ -162,24 +121,8 @@ def check_estimators(ctx, s: Series, t: Table | None) -> None:
               method="Σ_n Δ²_n", reference="N·D (trace identity)", rtol=1e-10, dataset=t.name)
 
 
-def histogram_bins(x: np.ndarray) -> np.ndarray | int:
-    """Bin edges, (B + 1,). For rounded data (e.g. heights self-reported in whole inches) the bins are
-    centred on the rounding grid, so the histogram shows the distribution, not the rounding."""
-    values, counts = np.unique(x, return_counts=True)
-    if values.size > x.size / 3:
-        return 40
-    frequent = np.sort(values[np.argsort(counts)[-20:]])
-    gaps = np.diff(frequent)
-    grid = float(np.min(gaps[gaps > 0])) if np.any(gaps > 0) else 1.0
-    fd = np.histogram_bin_edges(x, "fd")
-    width = grid * max(1, round((fd[1] - fd[0]) / grid))
-    first = frequent[0] - 0.5 * grid
-    first -= width * np.ceil((first - x.min()) / width)
-    return np.arange(first, x.max() + width, width)
-
-
 def figure_univariate_fit(s: Series, predictive) -> Figure:
-    x, unit = s.values, _unit(s.label)
+    x, unit = s.values, unit_of(s.label)
     fig = Figure(figsize=(7.5, 4.5))
     ax = fig.add_subplot()
     ax.hist(x, bins=histogram_bins(x), density=True, color="#c9d6e8", edgecolor="white",
@@ -246,7 +189,7 @@ def bias_simulation(ctx, s: Series) -> None:
 
 def figure_bias(rows: np.ndarray, sigma2: float, reps: int, s: Series) -> Figure:
     n, m_ml, se_ml, m_unb, se_unb = rows.T
-    unit = _unit(s.label)
+    unit = unit_of(s.label)
     fig = Figure(figsize=(7.5, 4.5))
     ax = fig.add_subplot()
     grid = np.geomspace(n.min(), n.max() * 1.1, 200)
@@ -267,29 +210,11 @@ def figure_bias(rows: np.ndarray, sigma2: float, reps: int, s: Series) -> Figure
 # --------------------------------------------------------------------------- priors
 
 
-def _round_sig(value: float, digits: int = 2) -> float:
-    if value == 0:
-        return 0.0
-    return float(np.round(value, digits - 1 - int(np.floor(np.log10(abs(value))))))
-
-
-def univariate_priors(x: np.ndarray) -> dict:
-    """Weak priors from the data's rounded location m and scale s: μ ~ N(m, (3s)²); τ worth 4 points."""
-    m, s = _round_sig(float(np.mean(x))), _round_sig(float(np.std(x)), 1)
-    return {
-        "normal_mean": NormalMeanKnownVariance(mu0=m, sigma0=3 * s, sigma=np.sqrt(mle_var(x))),
-        "gamma_precision": GammaPrecisionKnownMean(mu=mle_mean(x), a0=2.0, b0=2.0 * s * s),
-        "normal_gamma": NormalGamma(mu0=m, kappa0=1.0, a0=2.0, b0=2.0 * s * s),
-    }
-
-
-def bivariate_prior(y: np.ndarray) -> NormalWishart:
-    """Λ ~ W(W0, ν0 = D + 2) with E[Λ] = diag(1/s_j²); μ | Λ with one pseudo-observation."""
-    d = y.shape[1]
-    m = np.array([_round_sig(v) for v in y.mean(axis=0)])
-    s = np.array([_round_sig(v, 1) for v in y.std(axis=0)])
-    nu0 = d + 2.0
-    return NormalWishart(m0=m, beta0=1.0, W0=np.diag(1.0 / s**2) / nu0, nu0=nu0)
+def weak_priors(x: np.ndarray) -> dict:
+    """The weak, data-scaled conjugate priors of the univariate parts (``weak_from_data``)."""
+    return {"normal_mean": NormalMeanKnownVariance.weak_from_data(x),
+            "gamma_precision": GammaPrecisionKnownMean.weak_from_data(x),
+            "normal_gamma": NormalGamma.weak_from_data(x)}
 
 
 # --------------------------------------------------------------------------- 3. sequential == batch
@@ -343,7 +268,7 @@ def check_sequential(ctx, s: Series, t: Table | None, priors: dict, nw_prior: No
 
 
 def figure_sequential(s: Series, traj: dict) -> Figure:
-    x, unit = s.values, _unit(s.label)
+    x, unit = s.values, unit_of(s.label)
     n = np.arange(1, x.size + 1)
     nm, ng = traj["normal_mean"], traj["normal_gamma"]
     fig = Figure(figsize=(11, 4.5))
@@ -446,7 +371,7 @@ def check_bivariate_draws(ctx, t: Table, prior: NormalWishart, n_draws: int):
 
 
 def figure_conjugate(s: Series, uni: dict, t: Table | None, nw) -> Figure:
-    unit = _unit(s.label)
+    unit = unit_of(s.label)
     fig = Figure(figsize=(11, 8.5))
     axes = fig.subplots(2, 2).ravel()
     nm, mu = uni["normal_mean"]
@@ -466,8 +391,7 @@ def figure_conjugate(s: Series, uni: dict, t: Table | None, nw) -> Figure:
     ax.hist(d.sigma, bins=60, density=True, histtype="step", color="#e76f51", label="exact draws, Normal-Gamma")
     grid = np.linspace(*np.percentile(d.sigma, [0.01, 99.99]), 300)
     for post, style, label in ((gp, "-", "μ known"), (ng, "--", "Normal-Gamma")):
-        # σ = τ^(-1/2): p(σ) = Gam(σ⁻² | a_N, b_N) · 2σ⁻³ (change of variables).
-        ax.plot(grid, post.marginal_tau().pdf(grid**-2.0) * 2 * grid**-3.0, ls=style,
+        ax.plot(grid, sigma_density(post, grid), ls=style,
                 color="#1d3557" if style == "-" else "#e76f51", lw=1.5, label=f"exact density, {label}")
     ax.set(title="Posterior of the standard deviation σ = τ^(-1/2)", xlabel=f"σ ({unit})",
            ylabel=f"density (1/{unit})")
@@ -507,13 +431,13 @@ def figure_conjugate(s: Series, uni: dict, t: Table | None, nw) -> Figure:
 
 
 def run(ctx) -> None:
-    s, t = load_data(ctx)
+    s, t = load_gaussian_data(ctx)
     ctx.log(f"univariate: {s.name} ({s.values.size} values); bivariate: {t.name if t else 'none'}")
     n_draws = 4_000 if ctx.quick else 40_000
 
     check_estimators(ctx, s, t)
-    priors = univariate_priors(s.values)
-    nw_prior = bivariate_prior(t.values) if t is not None else None
+    priors = weak_priors(s.values)
+    nw_prior = NormalWishart.weak_from_data(t.values) if t is not None else None
     ctx.save_figure(figure_univariate_fit(s, priors["normal_gamma"].posterior(s.values).predictive()),
                     f"{s.name}_mle_fit.png")
     if t is not None:
@@ -554,6 +478,6 @@ def summary(s: Series, t: Table | None, uni: dict, nw) -> dict:
 if __name__ == "__main__":
     import sys
 
-    from analyses._runner import main_for_script
+    from analyses.runner import main_for_script
 
     sys.exit(main_for_script(__file__))

@@ -8,7 +8,7 @@ generative story of seed 000: z ~ Categorical(w), then x | z ~ N(μ_z, Σ_z).
 Done here two ways and tied out:
 
 1. numpy ancestral sampling (:func:`models.gmm.sample_gmm`);
-2. the PyMC generative model (:func:`models.gmm_models.gmm_generative_model`) with its
+2. the PyMC generative model (:func:`models.gmm_builders.gmm_generative_model`) with its
    parameters fixed by ``pm.do`` and ``pm.sample_prior_predictive`` — the same model that
    ``pymc_extras.marginalize`` turns into the fast marginal model.
 
@@ -25,7 +25,7 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.figure import Figure
 
-from analyses._gmm_common import COLORS, axis_label, density_contour
+from analyses.common import CATEGORY_COLORS, Z_MC, axis_label, density_contour
 from models import gmm
 from models.gmm_builders import gmm_generative_model, gmm_marginal_model
 from models.gmm_fitting import log_likelihood_function
@@ -38,7 +38,6 @@ BOOK_W = np.array([0.35, 0.65])
 BOOK_MU = np.array([[2.0, 54.50], [4.3, 80.0]])
 BOOK_COV = np.array([[[0.07, 0.44], [0.44, 33.7]], [[0.17, 0.94], [0.94, 36.00]]])
 COLUMNS = ("eruptions_min", "waiting_min")
-Z_MC = 4.0
 
 
 def mixture_moments(w, mu, cov):
@@ -104,7 +103,7 @@ def figure_samples(panels) -> Figure:
     axes = fig.subplots(1, len(panels), sharex=True, sharey=True)
     for ax, (title, x, z) in zip(np.atleast_1d(axes), panels):
         for k in range(2):
-            ax.scatter(x[z == k, 0], x[z == k, 1], s=9, alpha=0.7, color=COLORS[k],
+            ax.scatter(x[z == k, 0], x[z == k, 1], s=9, alpha=0.7, color=CATEGORY_COLORS[k],
                        label=f"z = {k} (w = {BOOK_W[k]:.2f}; {np.sum(z == k)} draws)")
         density_contour(ax, np.vstack([x, BOOK_MU]), BOOK_W, BOOK_MU, BOOK_COV, label="mixture density p(x)")
         ax.set(title=title, xlabel=labels[0], ylabel=labels[1])
@@ -120,7 +119,8 @@ def figure_prior(x, z) -> Figure:
     axes = fig.subplots(1, x.shape[0])
     for i, ax in enumerate(axes):
         for k in range(2):
-            ax.scatter(x[i, z[i] == k, 0], x[i, z[i] == k, 1], s=7, alpha=0.6, color=COLORS[k], label=f"z = {k}")
+            ax.scatter(x[i, z[i] == k, 0], x[i, z[i] == k, 1], s=7, alpha=0.6, color=CATEGORY_COLORS[k],
+                       label=f"z = {k}")
         ax.set(title=f"prior draw {i + 1}", xlabel=labels[0], ylabel=labels[1])
         ax.legend(fontsize=8, loc="upper left")
     fig.suptitle("Prior predictive of the generative model (weak, data-scaled prior; Wishart(D+2) precisions)")
@@ -160,6 +160,6 @@ def run(ctx) -> None:
 if __name__ == "__main__":
     import sys
 
-    from analyses._runner import main_for_script
+    from analyses.runner import main_for_script
 
     sys.exit(main_for_script(__file__))

@@ -8,10 +8,10 @@
    relative; PyMC's log-likelihood equals the closed-form log-likelihood surface, which is drawn
    over (μ, σ) with the MLE and MAP marked.
 3. NUTS on the flat-prior model against its exact posterior (Normal-Gamma with κ = N,
-   a = (N − 2)/2, b = S/2, :func:`models.gaussian_models.exact_posterior`), and NUTS on the
-   Normal-Gamma prior of the closed_forms analysis against the conjugate posterior: posterior mean
-   and sd of μ, σ, τ within 4 Monte Carlo standard errors, every run gated on R-hat, ESS and
-   divergences.
+   a = (N − 2)/2, b = S/2, :func:`models.gaussian_models.exact_posterior`), and NUTS on the weak
+   prior ``NormalGamma.weak_from_data(x)`` (:mod:`models.conjugate`, as in the closed_forms
+   analysis) against the conjugate posterior: posterior mean and sd of μ, σ, τ within 4 Monte
+   Carlo standard errors, every run gated on R-hat, ESS and divergences.
 4. The posterior predictive of a new height (PyMC, :func:`models.gaussian_models.predict_new`)
    against the closed-form Student-t: quantiles and the two tail probabilities.
 
@@ -32,19 +32,22 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 from scipy import integrate, stats
 
-from analyses._gaussian_common import (
-    COLORS,
+from analyses.common import (
+    METHOD_COLORS,
+    Series,
     check_map,
     check_moments,
     check_probability,
     check_quantiles,
     fig_from_axes,
     gate,
+    histogram_bins,
+    load_gaussian_data,
     nuts_settings,
-    overlay,
     sigma_density,
+    unit_of,
 )
-from analyses.closed_forms import Series, _unit, histogram_bins, load_data, univariate_priors
+from models.conjugate import NormalGamma
 from models.fitting import fit_map, sample_nuts
 from models.gaussian import mle_mean, mle_var, normal_logpdf, normal_loglik
 from models.gaussian_models import exact_posterior, normal_model, predict_new
@@ -83,7 +86,7 @@ def loglik_surface(x: np.ndarray, mu: np.ndarray, sigma: np.ndarray) -> np.ndarr
 
 
 def check_mle_map(ctx, s, lo: float, hi: float) -> dict:
-    x, ds, unit = s.values, s.name, _unit(s.label)
+    x, ds, unit = s.values, s.name, unit_of(s.label)
     mu, sd = mle_mean(x), float(np.sqrt(mle_var(x)))
     ctx.log(f"{ds}: N = {x.size}, MLE μ = {mu:.2f} {unit}, σ = {sd:.2f} {unit}")
     normal = stats.norm(mu, sd)
@@ -142,7 +145,7 @@ def fit_nuts(ctx, s, fit: dict, lo: float, hi: float) -> dict:
     check_moments(ctx, "flat prior, σ", idata_flat.posterior["sigma"], exact_flat.mean_sigma, exact_flat.sd_sigma,
                   reference=ref, dataset=ds)
 
-    prior = univariate_priors(x)["normal_gamma"]
+    prior = NormalGamma.weak_from_data(x)
     ctx.log(f"NUTS, Normal-Gamma prior (μ0 = {prior.mu0:g}, κ0 = {prior.kappa0:g}, a0 = {prior.a0:g}, "
             f"b0 = {prior.b0:g})")
     model = normal_model(x, prior)
@@ -176,7 +179,7 @@ def fit_nuts(ctx, s, fit: dict, lo: float, hi: float) -> dict:
 
 
 def figure_surface(s, fit: dict, idata_flat) -> Figure:
-    x, unit = s.values, _unit(s.label)
+    x, unit = s.values, unit_of(s.label)
     mu, sd, n = fit["mu"], fit["sd"], x.size
     se_mu, se_sd = sd / np.sqrt(n), sd / np.sqrt(2 * n)
     mus = np.linspace(mu - 5 * se_mu, mu + 5 * se_mu, 241)
@@ -195,7 +198,7 @@ def figure_surface(s, fit: dict, idata_flat) -> Figure:
     post = idata_flat.posterior
     ax.scatter(post["mu"].values.ravel()[::4], post["sigma"].values.ravel()[::4], s=3, color="white", alpha=0.35,
                label="NUTS draws, flat prior")
-    ax.plot(mu, sd, "*", color=COLORS["nuts"], ms=16, label=f"MLE ({mu:.3f}, {sd:.3f})")
+    ax.plot(mu, sd, "*", color=METHOD_COLORS["nuts"], ms=16, label=f"MLE ({mu:.3f}, {sd:.3f})")
     ax.plot(float(fit["map"]["mu"]), float(fit["map"]["sigma"]), "o", mfc="none", mec="black", ms=18, mew=1.5,
             label="MAP, flat prior (on the MLE)")
     ax.set(title=f"{s.name}: log-likelihood surface ln p(x | μ, σ), N = {n}", xlabel=f"μ ({unit})",
@@ -205,24 +208,24 @@ def figure_surface(s, fit: dict, idata_flat) -> Figure:
 
 
 def figure_fit(s, fit: dict, nuts: dict, lo: float, hi: float) -> Figure:
-    x, unit = s.values, _unit(s.label)
+    x, unit = s.values, unit_of(s.label)
     idata, exact, _ = nuts["ng"]
     fig = Figure(figsize=(8.5, 5))
     ax = fig.add_subplot()
-    ax.hist(x, bins=histogram_bins(x), density=True, color=COLORS["data"], label=f"{s.name} (N = {x.size})")
+    ax.hist(x, bins=histogram_bins(x), density=True, color=METHOD_COLORS["data"], label=f"{s.name} (N = {x.size})")
     grid = np.linspace(x.min() - 0.1 * np.ptp(x), x.max() + 0.1 * np.ptp(x), 400)
     mu_d = idata.posterior["mu"].values.ravel()[::5, None]
     sd_d = idata.posterior["sigma"].values.ravel()[::5, None]
     band = np.percentile(stats.norm(mu_d, sd_d).pdf(grid), [2.5, 97.5], axis=0)
-    ax.fill_between(grid, band[0], band[1], color=COLORS["nuts"], alpha=0.35,
+    ax.fill_between(grid, band[0], band[1], color=METHOD_COLORS["nuts"], alpha=0.35,
                     label="95 % posterior band of N(x | μ, σ) (NUTS)")
-    ax.plot(grid, stats.norm(fit["mu"], fit["sd"]).pdf(grid), color=COLORS["exact"], lw=1.5,
+    ax.plot(grid, stats.norm(fit["mu"], fit["sd"]).pdf(grid), color=METHOD_COLORS["exact"], lw=1.5,
             label=f"MLE normal μ = {fit['mu']:.2f}, σ = {fit['sd']:.2f} {unit}")
     student = exact.predictive()
-    ax.plot(grid, student.pdf(grid), color=COLORS["map"], lw=1.5, ls="--",
+    ax.plot(grid, student.pdf(grid), color=METHOD_COLORS["map"], lw=1.5, ls="--",
             label=f"Student-t posterior predictive (ν = {2 * exact.a_N:.0f})")
     pred = nuts["pred"].values.ravel()
-    ax.hist(pred, bins=60, density=True, histtype="step", color=COLORS["nuts"], lw=1,
+    ax.hist(pred, bins=60, density=True, histtype="step", color=METHOD_COLORS["nuts"], lw=1,
             label="PyMC posterior predictive draws")
     for v in (lo, hi):
         ax.axvline(v, color="0.4", ls=":", lw=1)
@@ -232,6 +235,12 @@ def figure_fit(s, fit: dict, nuts: dict, lo: float, hi: float) -> Figure:
            ylabel=f"density (1/{unit})")
     ax.legend(fontsize=7, loc="upper left")
     return fig
+
+
+def overlay(ax, grid: np.ndarray, density: np.ndarray, label: str) -> None:
+    """A closed-form density drawn over an ArviZ panel, with a legend entry."""
+    ax.plot(grid, density, color=METHOD_COLORS["exact"], lw=2.0, ls="--", label=label)
+    ax.legend(fontsize=8, loc="upper right")
 
 
 def _exact_marginals(exact, unit: str, post) -> dict:
@@ -245,7 +254,7 @@ def _exact_marginals(exact, unit: str, post) -> dict:
 
 def figure_trace(s, nuts: dict):
     idata, exact, _ = nuts["ng"]
-    unit = _unit(s.label)
+    unit = unit_of(s.label)
     axes = az.plot_trace(idata, var_names=["mu", "sigma"], figsize=(11, 5.5), backend_kwargs={"layout": "constrained"})
     marg = _exact_marginals(exact, unit, idata.posterior)
     for row, name, sym in zip(axes, ("mu", "sigma"), ("μ", "σ")):
@@ -260,14 +269,14 @@ def figure_trace(s, nuts: dict):
 def figure_posterior(s, nuts: dict):
     idata, exact, _ = nuts["ng"]
     idata_flat, exact_flat = nuts["flat"]
-    unit = _unit(s.label)
+    unit = unit_of(s.label)
     axes = az.plot_posterior(idata, var_names=["mu", "sigma"], hdi_prob=0.95, figsize=(11, 4.2), round_to=5,
                              textsize=10, backend_kwargs={"layout": "constrained"})
     marg = _exact_marginals(exact, unit, idata.posterior)
     marg_flat = _exact_marginals(exact_flat, unit, idata_flat.posterior)
     for ax, name, sym in zip(np.ravel(axes), ("mu", "sigma"), ("μ", "σ")):
         overlay(ax, *marg[name], "exact Normal-Gamma posterior")
-        ax.plot(*marg_flat[name], color=COLORS["extra"], lw=1.2, ls=":", label="exact flat-prior posterior")
+        ax.plot(*marg_flat[name], color=METHOD_COLORS["extra"], lw=1.2, ls=":", label="exact flat-prior posterior")
         ax.legend(fontsize=8, loc="upper right")
         ax.set(xlabel=f"{sym} ({unit})", title=f"posterior of {sym}: NUTS (ArviZ) vs closed form")
     fig = fig_from_axes(axes)
@@ -296,7 +305,7 @@ def side_by_side(fit: dict, nuts: dict) -> dict:
 
 
 def figure_side_by_side(s, table: dict) -> Figure:
-    unit = _unit(s.label)
+    unit = unit_of(s.label)
     fig = Figure(figsize=(10, 3.8))
     axes = fig.subplots(1, 2)
     names = list(table)
@@ -304,9 +313,9 @@ def figure_side_by_side(s, table: dict) -> Figure:
     for ax, key, sym in zip(axes, ("mu", "sigma"), ("μ", "σ")):
         for y, name in zip(ys, names):
             center, sd = table[name][key]
-            color = COLORS["nuts"] if name.startswith("NUTS") else COLORS["exact"]
+            color = METHOD_COLORS["nuts"] if name.startswith("NUTS") else METHOD_COLORS["exact"]
             if sd is None:
-                ax.plot(center, y, "D", color=COLORS["map"], ms=6)
+                ax.plot(center, y, "D", color=METHOD_COLORS["map"], ms=6)
             else:
                 ax.errorbar(center, y, xerr=2 * sd, fmt="o", color=color, capsize=3)
         ax.set_yticks(ys, names if key == "mu" else [""] * len(names))
@@ -322,7 +331,7 @@ def figure_side_by_side(s, table: dict) -> Figure:
 
 
 def run(ctx) -> None:
-    s, _ = load_data(ctx)
+    s, _ = load_gaussian_data(ctx)
     if is_book_heights(s.values) and s.label.startswith("col"):
         s = Series(s.name, s.values, "height (cm)")  # the book's header-less file
     lo, hi = thresholds(s.values)
@@ -356,6 +365,6 @@ def run(ctx) -> None:
 if __name__ == "__main__":
     import sys
 
-    from analyses._runner import main_for_script
+    from analyses.runner import main_for_script
 
     sys.exit(main_for_script(__file__))

@@ -11,7 +11,8 @@
 4. NUTS with the LKJ prior (the everyday Bayesian fit): gated on R-hat/ESS/divergences; with no
    closed form to compare, the posterior means must lie within one posterior sd of the MLE
    (Bernstein–von Mises: they differ by O(1/N), the sd is O(1/√N)).
-5. NUTS with the Normal-Wishart prior of the closed_forms analysis (Bartlett parametrisation)
+5. NUTS with the weak Normal-Wishart prior ``NormalWishart.weak_from_data(y)``
+   (:mod:`models.conjugate_mvn`, as in the closed_forms analysis; Bartlett parametrisation)
    against the exact conjugate posterior: mean and sd of μ, Λ and Σ within 4 Monte Carlo standard
    errors; the posterior predictive against the multivariate-t's marginal quantiles.
 
@@ -25,6 +26,7 @@ Data: ``bdims`` (height_cm, weight_kg), or the first two columns of ``--data FIL
 from __future__ import annotations
 
 import warnings
+from dataclasses import replace
 
 import arviz as az
 import numpy as np
@@ -33,17 +35,21 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Ellipse
 from scipy import stats
 
-from analyses._gaussian_common import (
-    COLORS,
+from analyses.common import (
+    METHOD_COLORS,
     Z_MC,
+    Table,
     check_map,
     check_moments,
     check_quantiles,
     fig_from_axes,
     gate,
+    grid_for,
+    load_gaussian_data,
     nuts_settings,
+    unit_of,
 )
-from analyses.closed_forms import Table, _unit, bivariate_prior, load_data
+from models.conjugate_mvn import NormalWishart
 from models.fitting import fit_map, posterior_moment_errors, sample_nuts
 from models.gaussian import (
     covariance_ellipse,
@@ -132,11 +138,12 @@ def fit_lkj(ctx, t: Table, cf: dict):
     ctx.log(f"NUTS, LKJ prior ({settings['chains']} x {settings['draws']} draws)")
     with warnings.catch_warnings():
         # Benign: the first tuning steps overflow the kinetic energy before the step size adapts, and
-        # the constant diagonal of chol_corr gives a 0/0 R-hat (ignored by diagnose's nanmax).
+        # the constant unit diagonal of chol_corr gives a 0/0 R-hat (so chol_corr is left out of the
+        # gate; the correlation is gated through chol and Sigma).
         warnings.filterwarnings("ignore", r"(overflow|invalid value) encountered", RuntimeWarning)
         idata = sample_nuts(mvn_model(y, "lkj", columns=[short(c) for c in t.labels]), seed=ctx.seed, cores=1,
                             **settings)
-        gate(ctx, "LKJ prior", idata, dataset=ds)
+        gate(ctx, "LKJ prior", idata, exclude=["chol_corr"], dataset=ds)
     post = idata.posterior
     names = [short(c) for c in t.labels]
     note = "Bernstein–von Mises: posterior mean − MLE is O(1/N), the posterior sd O(1/√N); tolerance one sd"
@@ -154,7 +161,7 @@ def fit_lkj(ctx, t: Table, cf: dict):
 def fit_normal_wishart(ctx, t: Table):
     y, ds = t.values, t.name
     names = [short(c) for c in t.labels]
-    prior = bivariate_prior(y)
+    prior = NormalWishart.weak_from_data(y)
     settings = nuts_settings(ctx)
     ctx.log(f"NUTS, Normal-Wishart prior by the Bartlett decomposition (m0 = {prior.m0.tolist()}, "
             f"β0 = {prior.beta0:g}, ν0 = {prior.nu0:g})")
@@ -192,19 +199,11 @@ def fit_normal_wishart(ctx, t: Table):
 # --------------------------------------------------------------------------- figures
 
 
-def _grid(y: np.ndarray, n: int = 120, pad: float = 0.15):
-    lo, hi = y.min(axis=0), y.max(axis=0)
-    span = hi - lo
-    gx, gy = np.meshgrid(np.linspace(lo[0] - pad * span[0], hi[0] + pad * span[0], n),
-                         np.linspace(lo[1] - pad * span[1], hi[1] + pad * span[1], n))
-    return gx, gy
-
-
 def figure_density(t: Table, cf: dict) -> Figure:
     y, mu, cov = t.values, cf["mu"], cf["cov"]
-    gx, gy = _grid(y)
+    gx, gy, _ = grid_for(y, n=120, pad=0.15)
     dens = stats.multivariate_normal(mu, cov).pdf(np.dstack([gx, gy]))
-    units = f"1/({_unit(t.labels[0])}·{_unit(t.labels[1])})"
+    units = f"1/({unit_of(t.labels[0])}·{unit_of(t.labels[1])})"
     fig = Figure(figsize=(13, 5.5))
     ax3 = fig.add_subplot(1, 2, 1, projection="3d")
     ax3.plot_surface(gx, gy, dens, cmap="viridis", linewidth=0, antialiased=True, alpha=0.9)
@@ -217,7 +216,7 @@ def figure_density(t: Table, cf: dict) -> Figure:
     cs = ax.contour(gx, gy, dens, levels=8, cmap="viridis", linewidths=1.2)
     ax.clabel(cs, fontsize=6, fmt="%.1e")
     lam, Q = cf["lam"], cf["Q"]
-    for i, color in enumerate((COLORS["nuts"], COLORS["map"])):
+    for i, color in enumerate((METHOD_COLORS["nuts"], METHOD_COLORS["map"])):
         end = mu + 2 * np.sqrt(lam[i]) * Q[:, i]
         ax.annotate("", xy=end, xytext=mu, arrowprops={"arrowstyle": "->", "color": color, "lw": 2})
         ax.plot([], [], color=color, lw=2, label=f"2√λ{i + 1} q{i + 1}: λ{i + 1} = {lam[i]:.2f}, "
@@ -237,7 +236,7 @@ def figure_rotated(t: Table, cf: dict) -> Figure:
                label="y = Qᵀ(x − μ_ML)")
     for k, style in zip((1, 2, 3), ("-", "--", ":")):
         w, h, angle = covariance_ellipse(np.diag(lam), n_std=k)
-        ax.add_patch(Ellipse((0, 0), w, h, angle=angle, fill=False, ls=style, color=COLORS["exact"], lw=1.5,
+        ax.add_patch(Ellipse((0, 0), w, h, angle=angle, fill=False, ls=style, color=METHOD_COLORS["exact"], lw=1.5,
                              label=f"Σ y_i²/λ_i = {k}²"))
     ax.axhline(0, color="0.6", lw=0.8)
     ax.axvline(0, color="0.6", lw=0.8)
@@ -250,7 +249,7 @@ def figure_rotated(t: Table, cf: dict) -> Figure:
 
 def figure_covariances(t: Table, cf: dict, idata_lkj, idata_nw, exact, rng) -> Figure:
     names = [short(c) for c in t.labels]
-    units = [_unit(c) for c in t.labels]
+    units = [unit_of(c) for c in t.labels]
     draws = exact.sample(rng, 8000).Sigma
     fig = Figure(figsize=(14, 4.2))
     axes = fig.subplots(1, 3)
@@ -259,12 +258,13 @@ def figure_covariances(t: Table, cf: dict, idata_lkj, idata_nw, exact, rng) -> F
         nw = idata_nw.posterior["Sigma"].isel(dim=i, dim_b=j).values.ravel()
         ex = draws[:, i, j]
         bins = np.linspace(*np.percentile(np.concatenate([lkj, nw, ex]), [0.2, 99.8]), 50)
-        ax.hist(ex, bins=bins, density=True, color=COLORS["data"], label="exact Normal-Wishart draws")
-        ax.hist(nw, bins=bins, density=True, histtype="step", lw=1.5, color=COLORS["nuts"], label="NUTS, Normal-Wishart")
-        ax.hist(lkj, bins=bins, density=True, histtype="step", lw=1.5, color=COLORS["extra"], label="NUTS, LKJ")
+        ax.hist(ex, bins=bins, density=True, color=METHOD_COLORS["data"], label="exact Normal-Wishart draws")
+        ax.hist(nw, bins=bins, density=True, histtype="step", lw=1.5, color=METHOD_COLORS["nuts"],
+                label="NUTS, Normal-Wishart")
+        ax.hist(lkj, bins=bins, density=True, histtype="step", lw=1.5, color=METHOD_COLORS["extra"], label="NUTS, LKJ")
         for value, style, label in ((cf["cov"][i, j], "-", "MLE ÷N"), (cf["book_cov"][i, j], "--", "np.cov ÷(N−1)"),
                                     (cf["map"]["Sigma"][i, j], ":", "MAP, flat prior")):
-            ax.axvline(value, color=COLORS["exact"], ls=style, lw=1.5, label=label)
+            ax.axvline(value, color=METHOD_COLORS["exact"], ls=style, lw=1.5, label=label)
         unit = f"{units[i]}²" if i == j else f"{units[i]}·{units[j]}"
         ax.set(title=f"Σ[{names[i]}, {names[j]}]", xlabel=f"covariance ({unit})", ylabel=f"density (1/{unit})")
         if (i, j) == ENTRIES[0]:
@@ -276,7 +276,7 @@ def figure_covariances(t: Table, cf: dict, idata_lkj, idata_nw, exact, rng) -> F
 
 def figure_pair(t: Table, cf: dict, idata_lkj):
     names = [short(c) for c in t.labels]
-    units = [_unit(c) for c in t.labels]
+    units = [unit_of(c) for c in t.labels]
     post = idata_lkj.posterior
     sd = np.sqrt(post["Sigma"].isel(dim=[0, 1], dim_b=[0, 1]).values.diagonal(axis1=-2, axis2=-1))
     rho = post["Sigma"].isel(dim=0, dim_b=1).values / (sd[..., 0] * sd[..., 1])
@@ -292,7 +292,7 @@ def figure_pair(t: Table, cf: dict, idata_lkj):
     mle_sd = np.sqrt(np.diag(cov))
     reference = dict(zip(variables, [cf["mu"][0], cf["mu"][1], mle_sd[0], mle_sd[1], cov[0, 1] / (mle_sd[0] * mle_sd[1])]))
     axes = az.plot_pair(ds, kind="scatter", marginals=True, reference_values=reference,
-                        reference_values_kwargs={"color": COLORS["nuts"], "markersize": 8},
+                        reference_values_kwargs={"color": METHOD_COLORS["nuts"], "markersize": 8},
                         scatter_kwargs={"alpha": 0.3, "s": 4}, figsize=(11, 11), textsize=9)
     fig = fig_from_axes(axes)
     fig.suptitle(f"{t.name}: LKJ posterior (NUTS), MLE marked in orange", fontsize=12)
@@ -303,12 +303,12 @@ def figure_pair(t: Table, cf: dict, idata_lkj):
 
 
 def run(ctx) -> None:
-    _, t = load_data(ctx)
+    _, t = load_gaussian_data(ctx)
     if t is None:
         raise DataError(f"height_weight_mvn needs two columns; {ctx.settings.data} has one. "
                         "Pass a file with (height, weight) or any two numeric columns.")
     if is_book_height_weight(t.values) and t.labels[0].startswith("col"):
-        t = Table(t.name, t.values, ("height (cm)", "weight (kg)"))  # the book's header-less file
+        t = replace(t, labels=("height (cm)", "weight (kg)"))  # the book's header-less file
     cf = closed_forms(ctx, t)
     idata_lkj = fit_lkj(ctx, t, cf)
     idata_nw, exact, prior = fit_normal_wishart(ctx, t)
@@ -340,6 +340,6 @@ def run(ctx) -> None:
 if __name__ == "__main__":
     import sys
 
-    from analyses._runner import main_for_script
+    from analyses.runner import main_for_script
 
     sys.exit(main_for_script(__file__))

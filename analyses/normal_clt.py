@@ -30,8 +30,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from scipy import special, stats
 
-from analyses._gaussian_common import COLORS, Z_MC
-from analyses.closed_forms import _axis_label, _unit
+from analyses.common import METHOD_COLORS, Z_MC, axis_label, unit_of
 from models.data import load_dataset
 from models.gaussian import mle_var, normal_logpdf
 
@@ -121,10 +120,10 @@ def sources(ctx) -> list[Source]:
         x = ds.column(0)
         mle_var(x)  # refuses constant or one-point data with a clear message
         m = float(x.mean())
-        label = _axis_label(ds.columns[0])
+        label = axis_label(ds.columns[0], keep_unnamed=True)
         out.append(Source(ds.name, f"{ds.name}: empirical distribution of {label}",
                           lambda rng, shape, x=x: rng.choice(x, size=shape), m, float(mle_var(x)),
-                          float(np.mean(np.abs(x - m) ** 3)), None, _unit(label)))
+                          float(np.mean(np.abs(x - m) ** 3)), None, unit_of(label)))
     return out
 
 
@@ -238,13 +237,13 @@ def figure_means(srcs: list[Source], results: dict) -> Figure:
     for row, src in zip(axes, srcs):
         for ax, n in zip(row, SAMPLE_SIZES):
             means = results[src.name]["means"][n]
-            ax.hist(means, bins=40, density=True, color=COLORS["data"], label="simulated means")
+            ax.hist(means, bins=40, density=True, color=METHOD_COLORS["data"], label="simulated means")
             clt = src.clt(n)
             lo, hi = np.percentile(means, [0.05, 99.95])
             grid = np.linspace(min(lo, clt.ppf(0.001)), max(hi, clt.ppf(0.999)), 400)
-            ax.plot(grid, clt.pdf(grid), color=COLORS["nuts"], lw=1.8, label="CLT: N(μ, σ²/N)")
+            ax.plot(grid, clt.pdf(grid), color=METHOD_COLORS["nuts"], lw=1.8, label="CLT: N(μ, σ²/N)")
             if src.exact_mean_law is not None:
-                ax.plot(grid, src.exact_mean_law(n).pdf(grid), color=COLORS["exact"], lw=1.2, ls="--",
+                ax.plot(grid, src.exact_mean_law(n).pdf(grid), color=METHOD_COLORS["exact"], lw=1.2, ls="--",
                         label="exact law of the mean")
             ax.set(title=f"{src.name}: mean of N = {n}", xlabel=f"sample mean ({src.unit})",
                    ylabel=f"density (1/{src.unit})" if src.unit != "arbitrary units" else "density")
@@ -260,10 +259,10 @@ def figure_sums(src: Source, draws: np.ndarray) -> Figure:
     axes = fig.subplots(1, len(SAMPLE_SIZES))
     for ax, n in zip(axes, SAMPLE_SIZES):
         sums = draws[:, :n].sum(axis=1)
-        ax.hist(sums, bins=40, density=True, color=COLORS["data"], label="simulated sums")
+        ax.hist(sums, bins=40, density=True, color=METHOD_COLORS["data"], label="simulated sums")
         normal = stats.norm(n * src.mean, np.sqrt(n * src.var))
         grid = np.linspace(sums.min(), sums.max(), 400)
-        ax.plot(grid, normal.pdf(grid), color=COLORS["nuts"], lw=1.8, label="N(Nμ, Nσ²)")
+        ax.plot(grid, normal.pdf(grid), color=METHOD_COLORS["nuts"], lw=1.8, label="N(Nμ, Nσ²)")
         ax.set(title=f"sum of N = {n} draws", xlabel=f"x₁ + … + x_N ({src.unit})", ylabel="density")
         if n == SAMPLE_SIZES[0]:
             ax.legend(fontsize=7, loc="upper right")
@@ -276,7 +275,7 @@ def figure_distance(srcs: list[Source], results: dict) -> Figure:
     fig = Figure(figsize=(7.5, 4.8))
     ax = fig.add_subplot()
     dense = np.array([1, 2, 3, 4, 6, 10, 15, 20])
-    for src, color in zip(srcs, (COLORS["exact"], COLORS["nuts"], COLORS["map"])):
+    for src, color in zip(srcs, (METHOD_COLORS["exact"], METHOD_COLORS["nuts"], METHOD_COLORS["map"])):
         ax.plot(dense, [src.berry_esseen(n) for n in dense], color=color, ls=":", lw=1.2,
                 label=f"{src.name}: Berry–Esseen bound")
         if src.exact_mean_law is not None:
@@ -320,6 +319,6 @@ def run(ctx) -> None:
 if __name__ == "__main__":
     import sys
 
-    from analyses._runner import main_for_script
+    from analyses.runner import main_for_script
 
     sys.exit(main_for_script(__file__))

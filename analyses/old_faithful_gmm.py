@@ -7,7 +7,7 @@
    precision).
 2. EM from k-means++ (run to a 1e-12 tolerance, no ridge) and the same EM from the book's start
    reach the same maximum.
-3. MAP of the PyMC marginal model with flat priors (:func:`models.gmm_models.fit_gmm_map`,
+3. MAP of the PyMC marginal model with flat priors (:func:`models.gmm_fitting.fit_gmm_map`,
    BFGS, compiled once) equals that EM maximum: log-likelihood to 1e-6 relative, parameters to
    1e-4 in standardized units; the PyMC per-point log-likelihood at the MAP equals numpy's.
 4. NUTS on the weakly-informative model (standardized data, ordered means), 2 chains: gated on
@@ -29,12 +29,12 @@ import time
 import numpy as np
 from matplotlib.figure import Figure
 
-from analyses._gmm_common import (
-    COLORS,
+from analyses.common import (
+    CATEGORY_COLORS,
     check_pareto_k,
     density_contour,
     fig_from_axes,
-    gate_nuts,
+    gate,
     grid_for,
     load_faithful,
     unit_of,
@@ -138,9 +138,9 @@ def figure_trace(printed, book_ok: bool) -> Figure:
     fig = Figure(figsize=(7, 4.2))
     ax = fig.add_subplot()
     it = np.arange(printed.size)
-    ax.plot(it[1:], printed[1:], "o-", color=COLORS[0], label="models.em.fit_em (exact)")
+    ax.plot(it[1:], printed[1:], "o-", color=CATEGORY_COLORS[0], label="models.em.fit_em (exact)")
     if book_ok:
-        ax.plot(np.arange(1, BOOK_TRACE.size), BOOK_TRACE[1:], "x", color=COLORS[1], ms=9,
+        ax.plot(np.arange(1, BOOK_TRACE.size), BOOK_TRACE[1:], "x", color=CATEGORY_COLORS[1], ms=9,
                 label="the book's printed values")
     ax.set(title="EM from the book's start: mean log-likelihood per iteration\n"
                  f"(iteration 0: the book prints the floored {printed[0]:.3f})",
@@ -154,15 +154,16 @@ def figure_density(t, fit, params) -> Figure:
     fig = Figure(figsize=(7.5, 6))
     ax = fig.add_subplot()
     ax.scatter(x[:, 0], x[:, 1], s=10, color="#888888", alpha=0.7, label=f"{t.name} (N = {len(x)})")
-    density_contour(ax, x, fit.weights, fit.means, fit.covariances, color=COLORS[0], label="MLE (flat-prior MAP)")
+    density_contour(ax, x, fit.weights, fit.means, fit.covariances, color=CATEGORY_COLORS[0],
+                    label="MLE (flat-prior MAP)")
     gx, gy, pts = grid_for(x)
     draws = params["w"].reshape(-1, 2)
     keep = np.linspace(0, draws.shape[0] - 1, 200).round().astype(int)
     w, mu = draws[keep], params["mu"].reshape(-1, 2, 2)[keep]
     cov = params["cov"].reshape(-1, 2, 2, 2)[keep]
     dens = np.mean([np.exp(gmm.gmm_logpdf(pts, w[i], mu[i], cov[i])) for i in range(len(keep))], axis=0)
-    ax.contour(gx, gy, dens.reshape(gx.shape), levels=8, colors=COLORS[1], linewidths=0.9, linestyles="--")
-    ax.plot([], [], color=COLORS[1], ls="--", label="posterior predictive density (NUTS)")
+    ax.contour(gx, gy, dens.reshape(gx.shape), levels=8, colors=CATEGORY_COLORS[1], linewidths=0.9, linestyles="--")
+    ax.plot([], [], color=CATEGORY_COLORS[1], ls="--", label="posterior predictive density (NUTS)")
     ax.set(title="Old Faithful: fitted two-component GMM density", xlabel=t.labels[0], ylabel=t.labels[1])
     ax.legend(loc="upper left", fontsize=9)
     return fig
@@ -193,9 +194,9 @@ def figure_ppc(t, x_rep) -> Figure:
     for j, ax in enumerate(axes):
         bins = np.histogram_bin_edges(x[:, j], bins=30)
         for i, s in enumerate(pick):
-            ax.hist(reps[s, :, j], bins=bins, density=True, histtype="step", color=COLORS[1], alpha=0.15,
+            ax.hist(reps[s, :, j], bins=bins, density=True, histtype="step", color=CATEGORY_COLORS[1], alpha=0.15,
                     label="40 posterior-predictive replicates" if i == 0 else None)
-        ax.hist(x[:, j], bins=bins, density=True, histtype="step", color=COLORS[0], lw=2, label="observed")
+        ax.hist(x[:, j], bins=bins, density=True, histtype="step", color=CATEGORY_COLORS[0], lw=2, label="observed")
         ax.set(title=f"posterior predictive check: {t.labels[j]}", xlabel=t.labels[j],
                ylabel=f"density (1/{unit_of(t.labels[j])})")
         ax.legend(fontsize=8)
@@ -271,7 +272,7 @@ def run(ctx) -> None:
                                  posterior_predictive=True, progressbar=ctx.progressbar)
     nuts_wall = time.perf_counter() - t0
     spec = model.gmm_spec
-    gate_nuts(ctx, "Old Faithful K=2", idata, var_names=["w", "mu", "prec_c", "prec_z"], dataset=t.name)
+    gate(ctx, "Old Faithful K=2", idata, var_names=["w", "mu", "prec_c", "prec_z"], dataset=t.name)
     params = posterior_parameters(idata, spec)
     order = np.argsort(em_kpp.means[:, 0])
     mle = {"w": em_kpp.weights[order], "mu": em_kpp.means[order], "cov": em_kpp.covariances[order]}
@@ -334,6 +335,6 @@ def run(ctx) -> None:
 if __name__ == "__main__":
     import sys
 
-    from analyses._runner import main_for_script
+    from analyses.runner import main_for_script
 
     sys.exit(main_for_script(__file__))

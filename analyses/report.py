@@ -1,7 +1,8 @@
 """Write ``<out>/report.html``: one self-contained page (figures embedded, no network).
 
-Per analysis: what it shows (the module docstring), the tie-out table (estimate vs closed
-form, error, tolerance, pass), the convergence diagnostics it recorded, and its figures.
+Per analysis: what it shows (the module docstring), the options it ran with, the tie-out table
+(estimate vs closed form, error, tolerance, pass), the convergence diagnostics it recorded, and
+its figures.
 The page is built from ``summary.json`` and the PNGs under ``<out>/<analysis>/`` only, so it
 can be regenerated at any time with ``python -m analyses.report --out results``.
 """
@@ -203,6 +204,7 @@ def render_report(summary: dict, out: Path) -> str:
     checks = summary["checks"]
     n_fail = sum(not c["passed"] for c in checks)
     timings = summary.get("timings_seconds", {})
+    settings = summary.get("settings", {})
     sections, titles = [], {}
     for name in names:
         title, doc = _description(name)
@@ -211,19 +213,21 @@ def render_report(summary: dict, out: Path) -> str:
         bad = sum(not r["passed"] for r in rows)
         badge = (f'<span class="badge ok">{len(rows)}/{len(rows)} checks pass</span>' if not bad else
                  f'<span class="badge bad">{bad} of {len(rows)} checks FAIL</span>')
-        seconds = f" · {timings[name]:.1f} s" if name in timings else ""
+        meta = f" · {timings[name]:.1f} s" if name in timings else ""
+        options = settings.get("options", {}).get(name, {})
+        if options:
+            meta += " · options " + ", ".join(f"<code>{html.escape(f'{k} = {v}')}</code>" for k, v in options.items())
         diagnostics = _diagnostics_table(summary.get("analyses", {}).get(name, {}))
         figures = _figures(out / name)
         sections.append(
             f'<section id="{name}"><h2>{html.escape(title)}{badge}</h2>'
-            f'<div class="meta"><code>{html.escape(name)}</code>{seconds} · <a href="#summary">back to the summary</a></div>'
+            f'<div class="meta"><code>{html.escape(name)}</code>{meta} · <a href="#summary">back to the summary</a></div>'
             f'<h3>What it shows</h3><div class="what">{_doc_html(doc)}</div>'
             f"<h3>Tie-out: estimate vs reference ({len(rows)} checks)</h3>{_checks_table(rows) if rows else '<p>no checks</p>'}"
             f"{diagnostics}{'<h3>Figures</h3>' + figures if figures else ''}</section>"
         )
     versions = ", ".join(f"{k} {v}" for k, v in summary.get("versions", {}).items() if v)
     verdict = (f"all {len(checks)} checks passed" if not n_fail else f"{n_fail} of {len(checks)} checks FAILED")
-    settings = summary.get("settings", {})
     return (
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
         "<meta name='viewport' content='width=device-width,initial-scale=1'>"

@@ -17,7 +17,7 @@ check) and shown as an ECDF-difference plot with its 99 % simultaneous band.
      prior, N = 20;
    * ``mvn_lkj`` — :func:`models.gaussian_models.mvn_model` with the LKJ prior, D = 2, N = 30
      (ranked: μ, the two sds and the correlation ρ);
-   * ``gmm_k2`` — :func:`models.gmm_models.gmm_marginal_model`, K = 2, ordered means, D = 1,
+   * ``gmm_k2`` — :func:`models.gmm_builders.gmm_marginal_model`, K = 2, ordered means, D = 1,
      N = 100.
 
 Why these choices
@@ -26,7 +26,7 @@ Why these choices
   (μ ~ N(x̄, (10 s)²), σ ~ HalfNormal(5 s)), and the GMM builder standardizes its data. SBC
   needs a prior that does not move with the simulated data, so each model is built *once* on a
   reference sample with mean 0 and sd 1 (so μ ~ N(0, 10²), σ ~ HalfNormal(5); for the GMM an
-  identity :class:`~models.gmm_models.Standardization`); every simulated data set is then
+  identity :class:`~models.gmm_spec.Standardization`); every simulated data set is then
   swapped into that compiled model. The prior is therefore the builder's own, with its
   hyper-parameters frozen at the reference values.
 * **The GMM's prior.** With the builder's default weak prior (Dirichlet(1) weights, component
@@ -69,7 +69,8 @@ from typing import Callable
 import numpy as np
 from scipy import stats
 
-from models.conjugate import GammaPrecisionKnownMean, NormalGamma, NormalMeanKnownVariance, NormalWishart
+from models.conjugate import GammaPrecisionKnownMean, NormalGamma, NormalMeanKnownVariance
+from models.conjugate_mvn import NormalWishart
 from models.sbc import SBCResult, plot_rank_ecdfs, pymc_sbc, simulate_ranks
 
 TITLE = "Simulation-based calibration: exact conjugate posteriors and NUTS (weak-prior Gaussian, LKJ MVN, ordered GMM)"
@@ -361,6 +362,6 @@ def run(ctx) -> None:
 
 
 if __name__ == "__main__":
-    from analyses._runner import main_for_script
+    from analyses.runner import main_for_script
 
     raise SystemExit(main_for_script(__file__))

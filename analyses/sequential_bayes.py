@@ -7,8 +7,9 @@
    ``pm.set_data`` (N = 0 samples the prior). Each NUTS run is gated and its mean and sd must be
    within 4 Monte Carlo standard errors of μ_N, σ_N (PRML 2.141–2.142); one-at-a-time equals batch.
 2. The same on real data (``heights``, or the first column of ``--data FILE``) with the weak
-   prior of the closed_forms analysis (σ fixed at σ_ML): closed form after every point, NUTS after
-   1, 10 and all N points.
+   prior ``NormalMeanKnownVariance.weak_from_data(x)`` (:mod:`models.conjugate`, as in the
+   closed_forms analysis; σ fixed at σ_ML): closed form after every point, NUTS after 1, 10 and
+   all N points.
 3. Online estimates converging to the batch MLE: the running mean (2.126), Robbins–Monro with
    a_N = σ²/N (2.135, identical to 2.126) and with a_N = σ²/N^0.6 (slower), and the posterior mean,
    which misses the MLE by exactly σ²(μ0 − μ_ML)/(Nσ0² + σ²) (PRML 2.141).
@@ -24,8 +25,15 @@ import pymc as pm
 from matplotlib.figure import Figure
 from scipy import stats
 
-from analyses._gaussian_common import COLORS, check_moments, gate, nuts_settings
-from analyses.closed_forms import _unit, load_data, univariate_priors
+from analyses.common import (
+    METHOD_COLORS,
+    RTOL_EXACT,
+    check_moments,
+    gate,
+    load_gaussian_data,
+    nuts_settings,
+    unit_of,
+)
 from models.conjugate import NormalMeanKnownVariance
 from models.fitting import sample_nuts
 from models.gaussian import mle_mean, mle_var
@@ -41,7 +49,6 @@ PRML_SIZES = (0, 1, 2, 10)
 RM_GAMMA = 0.6
 #: Data sets larger than this are saved without the (N-sized) log_likelihood group.
 MAX_SAVED_LOGLIK = 5_000
-RTOL_EXACT = 1e-12
 
 
 def posterior_runs(ctx, prior, x: np.ndarray, sizes, label: str, dataset: str, file_stem: str, seed0: int) -> dict:
@@ -123,7 +130,7 @@ def figure_prml(prml: dict, x: np.ndarray) -> Figure:
 def figure_data_posteriors(s, prior, data: dict) -> Figure:
     """One panel per N: the exact posterior N(μ_N, σ_N²), NUTS draws where NUTS was run, the batch MLE."""
     traj, draws = data["traj"], data["draws"]
-    unit = _unit(s.label)
+    unit = unit_of(s.label)
     sizes = [n for n in (0, 1, 2, 10, 100) if n < s.values.size] + [s.values.size]
     fig = Figure(figsize=(13, 7))
     axes = fig.subplots(2, 3).ravel()
@@ -132,9 +139,9 @@ def figure_data_posteriors(s, prior, data: dict) -> Figure:
         post = stats.norm(traj.mu_N[n], traj.sigma_N[n])
         lo, hi = post.ppf(1e-4), post.ppf(1 - 1e-4)
         grid = np.linspace(lo, hi, 400)
-        ax.plot(grid, post.pdf(grid), color=COLORS["exact"], lw=2, label="exact N(μ_N, σ_N²)")
+        ax.plot(grid, post.pdf(grid), color=METHOD_COLORS["exact"], lw=2, label="exact N(μ_N, σ_N²)")
         if n in draws:
-            ax.hist(draws[n], bins=np.linspace(lo, hi, 50), density=True, histtype="step", color=COLORS["nuts"],
+            ax.hist(draws[n], bins=np.linspace(lo, hi, 50), density=True, histtype="step", color=METHOD_COLORS["nuts"],
                     lw=1.2, label="NUTS draws")
         if lo <= mu_ml <= hi:
             ax.axvline(mu_ml, color="0.3", ls=":", lw=1.2, label="batch μ_ML")
@@ -150,16 +157,16 @@ def figure_data_posteriors(s, prior, data: dict) -> Figure:
 
 
 def figure_convergence(s, traj, online: dict) -> Figure:
-    x, unit = s.values, _unit(s.label)
+    x, unit = s.values, unit_of(s.label)
     n = np.arange(1, x.size + 1)
     fig = Figure(figsize=(9, 5))
     ax = fig.add_subplot()
     ax.fill_between(n, traj.mu_N[1:] - 2 * traj.sigma_N[1:], traj.mu_N[1:] + 2 * traj.sigma_N[1:],
-                    color=COLORS["data"], alpha=0.8, label="posterior μ_N ± 2σ_N")
-    ax.plot(n, traj.mu_N[1:], color=COLORS["exact"], lw=1.2, label="posterior mean μ_N")
-    ax.plot(n, online["online"], color=COLORS["nuts"], lw=1.5,
+                    color=METHOD_COLORS["data"], alpha=0.8, label="posterior μ_N ± 2σ_N")
+    ax.plot(n, traj.mu_N[1:], color=METHOD_COLORS["exact"], lw=1.2, label="posterior mean μ_N")
+    ax.plot(n, online["online"], color=METHOD_COLORS["nuts"], lw=1.5,
             label="running mean (2.126) = Robbins–Monro a_N = σ²/N")
-    ax.plot(n, online["rm_slow"], color=COLORS["map"], lw=1.2, label=f"Robbins–Monro a_N = σ²/N^{RM_GAMMA}")
+    ax.plot(n, online["rm_slow"], color=METHOD_COLORS["map"], lw=1.2, label=f"Robbins–Monro a_N = σ²/N^{RM_GAMMA}")
     ax.axhline(online["mu_ml"], color="0.3", ls=":", lw=1.2, label=f"batch μ_ML = {online['mu_ml']:.3f} {unit}")
     ax.set_xscale("log")
     span = 3 * np.sqrt(mle_var(x))
@@ -174,9 +181,9 @@ def figure_convergence(s, traj, online: dict) -> Figure:
 
 
 def run(ctx) -> None:
-    s, _ = load_data(ctx)
+    s, _ = load_gaussian_data(ctx)
     x_prml = ctx.rng(1).normal(PRML_TRUE_MU, np.sqrt(PRML_VAR), size=max(PRML_SIZES))
-    prior = univariate_priors(s.values)["normal_mean"]
+    prior = NormalMeanKnownVariance.weak_from_data(s.values)
     sizes = sorted({1, min(10, s.values.size), s.values.size})
     ctx.log(f"PRML fig. 2.12: NUTS after N = {list(PRML_SIZES)} points")
     prml = posterior_runs(ctx, PRML_PRIOR, x_prml, PRML_SIZES, "PRML 2.12", "simulated N(0.8, 0.1)", "prml_fig_2_12",
@@ -200,6 +207,6 @@ def run(ctx) -> None:
 if __name__ == "__main__":
     import sys
 
-    from analyses._runner import main_for_script
+    from analyses.runner import main_for_script
 
     sys.exit(main_for_script(__file__))

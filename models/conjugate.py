@@ -1,15 +1,16 @@
-"""Conjugate Bayesian inference for the Gaussian: exact posteriors, exact draws, exact predictives.
+"""Conjugate Bayesian inference for the univariate Gaussian: exact posteriors, draws and predictives.
 
 Pure numpy/scipy: this is the *truth* the PyMC models are compared with, so it never imports
 PyMC. Equation numbers refer to Bishop, *Pattern Recognition and Machine Learning* (PRML).
 
-Four priors, each a frozen dataclass whose ``.posterior(x)`` returns a frozen posterior dataclass:
+Three priors, each a frozen dataclass whose ``.posterior(x)`` returns a frozen posterior dataclass:
 
 * :class:`NormalMeanKnownVariance` -> :class:`NormalMeanPosterior` (``mu_N``, ``sigma_N``; σ known);
 * :class:`GammaPrecisionKnownMean` -> :class:`GammaPrecisionPosterior` (``a_N``, ``b_N``; μ known);
-* :class:`NormalGamma` -> :class:`NormalGammaPosterior` (``mu_N``, ``kappa_N``, ``a_N``, ``b_N``);
-* :class:`NormalWishart` (multivariate) -> :class:`NormalWishartPosterior` (``m_N``, ``beta_N``,
-  ``W_N``, ``nu_N``).
+* :class:`NormalGamma` -> :class:`NormalGammaPosterior` (``mu_N``, ``kappa_N``, ``a_N``, ``b_N``).
+
+The multivariate prior, :class:`models.conjugate_mvn.NormalWishart`, has the same shape and
+shares this module's :class:`ConjugatePrior` and argument checks.
 
 Every posterior has
 
@@ -21,26 +22,28 @@ Every posterior has
 * ``marginal_*()`` — frozen scipy distributions of each parameter's marginal posterior;
 * ``update(x)`` — the posterior after more data (the posterior is the next prior, PRML 2.144).
 
-Each prior also has ``as_posterior()`` (itself after N = 0 observations), and ``sample`` /
-``predictive`` for prior draws and the prior predictive.
+Every prior is a :class:`ConjugatePrior`: ``as_posterior()`` (itself after N = 0 observations),
+and through it ``posterior(x)``, ``sample`` (prior draws) and ``predictive`` (the prior
+predictive); and ``weak_from_data(x)``, a weakly informative prior set from the data's rounded
+location and scale, so that the same code runs on data in any units.
 
 Gamma distributions use the *rate* b: Gam(τ | a, b) ∝ τ^(a-1) e^(-bτ), mean a/b (PRML 2.146).
-The Wishart uses PRML's scale matrix W: W(Λ | W, ν) ∝ |Λ|^((ν-D-1)/2) exp(-½ Tr(W⁻¹Λ)), mean νW
-(PRML 2.155; scipy.stats.wishart(df=ν, scale=W)).
 """
 
 from __future__ import annotations
 
 import numbers
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
-from scipy import linalg, special, stats
+from scipy import special, stats
 
-from models.validation import DataError, validate_samples_1d, validate_samples_2d, validate_scalar, validate_spd
+from models.gaussian import mle_mean, mle_var
+from models.validation import DataError, validate_samples_1d, validate_scalar
 
 __all__ = [
+    "ConjugatePrior",
     "NormalMeanKnownVariance",
     "NormalMeanPosterior",
     "GammaPrecisionKnownMean",
@@ -48,28 +51,31 @@ __all__ = [
     "NormalGamma",
     "NormalGammaPosterior",
     "NormalGammaDraws",
-    "NormalWishart",
-    "NormalWishartPosterior",
-    "NormalWishartDraws",
+    "check_draw_args",
+    "check_n_obs",
+    "round_sig",
+    "set_fields",
 ]
 
 
-# --------------------------------------------------------------------------- shared helpers
+# --------------------------------------------------------------------------- shared by every conjugate family
 
 
-def _set(obj, **values) -> None:
-    """Assign validated values on a frozen dataclass (the only place fields are written)."""
+def set_fields(obj, **values) -> None:
+    """Assign validated values on a frozen dataclass (only ``__post_init__`` writes fields)."""
     for key, value in values.items():
         object.__setattr__(obj, key, value)
 
 
-def _check_n_obs(n_obs) -> int:
+def check_n_obs(n_obs) -> int:
+    """A posterior's observation count: a whole number >= 0, as ``int``; else DataError."""
     if isinstance(n_obs, (bool, np.bool_)) or not isinstance(n_obs, numbers.Integral) or n_obs < 0:
         raise DataError(f"n_obs must be a whole number >= 0, got {n_obs!r}.")
     return int(n_obs)
 
 
-def _check_draw_args(rng, size) -> int:
+def check_draw_args(rng, size) -> int:
+    """The arguments of every ``sample(rng, size)``: a numpy Generator and a whole number >= 1."""
     if not isinstance(rng, np.random.Generator):
         raise DataError(f"rng must be a numpy.random.Generator (e.g. np.random.default_rng(0)), got {type(rng).__name__}.")
     if isinstance(size, (bool, np.bool_)) or not isinstance(size, numbers.Integral) or size < 1:
@@ -77,25 +83,45 @@ def _check_draw_args(rng, size) -> int:
     return int(size)
 
 
+def round_sig(value: float, digits: int = 2) -> float:
+    """``value`` rounded to ``digits`` significant digits: 173.95 -> 170.0 (2), 4.47 -> 4.0 (1), 0 -> 0."""
+    if value == 0:
+        return 0.0
+    return float(np.round(value, digits - 1 - int(np.floor(np.log10(abs(value))))))
+
+
+class ConjugatePrior:
+    """What every conjugate prior does through ``as_posterior()``, the prior seen as the
+    posterior after N = 0 observations: ``posterior(x)`` is ``as_posterior().update(x)``, and
+    prior draws and the prior predictive are that posterior's ``sample`` and ``predictive``."""
+
+    def as_posterior(self):
+        """The prior itself as a posterior after N = 0 observations (each family defines it)."""
+        raise NotImplementedError
+
+    def posterior(self, x):
+        """Posterior given ``x``: array_like (N,) for a univariate prior, (N, D) for NormalWishart; N >= 1."""
+        return self.as_posterior().update(x)
+
+    def sample(self, rng: np.random.Generator, size: int):
+        """Prior draws of the parameters, shaped as the posterior's ``sample``."""
+        return self.as_posterior().sample(rng, size)
+
+    def predictive(self):
+        """The prior predictive of one observation, a frozen scipy distribution."""
+        return self.as_posterior().predictive()
+
+
 def _univariate(x) -> np.ndarray:
     # One observation is enough for a conjugate update, and equal values are legitimate data.
     return validate_samples_1d(x, name="x", allow_constant=True)
 
 
-def _frozen_array(a: np.ndarray) -> np.ndarray:
-    a = np.array(a, dtype=np.float64)
-    a.flags.writeable = False
-    return a
-
-
-def _spd_inverse(chol: np.ndarray) -> np.ndarray:
-    """A⁻¹ from A's lower Cholesky factor, (D, D), symmetrized.
-
-    Only for hyper-parameters that are *defined* through an inverse (W⁻¹ in PRML 10.62);
-    densities never form one.
-    """
-    inv = linalg.cho_solve((chol, True), np.eye(chol.shape[0]), check_finite=False)
-    return 0.5 * (inv + inv.T)
+def _location_scale(x) -> tuple[float, float]:
+    """The rounded location m (mean, 2 significant digits) and scale s (sd, 1 digit) of ``x`` (N,)
+    that every ``weak_from_data`` prior is set from; N >= 2, not constant."""
+    x = validate_samples_1d(x, name="x", min_rows=2, why="a data-scaled prior needs a spread")
+    return round_sig(float(np.mean(x))), round_sig(float(np.std(x)), 1)
 
 
 class _GammaPrecisionMarginals:
@@ -148,9 +174,9 @@ class NormalMeanPosterior:
     n_obs: int = 0
 
     def __post_init__(self):
-        _set(self, mu_N=validate_scalar(self.mu_N, name="mu_N"),
-             sigma_N=validate_scalar(self.sigma_N, name="sigma_N", positive=True),
-             sigma=validate_scalar(self.sigma, name="sigma", positive=True), n_obs=_check_n_obs(self.n_obs))
+        set_fields(self, mu_N=validate_scalar(self.mu_N, name="mu_N"),
+                   sigma_N=validate_scalar(self.sigma_N, name="sigma_N", positive=True),
+                   sigma=validate_scalar(self.sigma, name="sigma", positive=True), n_obs=check_n_obs(self.n_obs))
 
     def update(self, x) -> "NormalMeanPosterior":
         """Posterior after observing ``x`` (N,) more (PRML 2.141–2.142 with this as the prior)."""
@@ -167,7 +193,7 @@ class NormalMeanPosterior:
 
     def sample(self, rng: np.random.Generator, size: int) -> np.ndarray:
         """Exact draws of μ, shape (size,)."""
-        size = _check_draw_args(rng, size)
+        size = check_draw_args(rng, size)
         return self.mu_N + self.sigma_N * rng.standard_normal(size)
 
     def predictive(self):
@@ -176,7 +202,7 @@ class NormalMeanPosterior:
 
 
 @dataclass(frozen=True)
-class NormalMeanKnownVariance:
+class NormalMeanKnownVariance(ConjugatePrior):
     """Prior μ ~ N(mu0, sigma0²) for x_n | μ ~ N(μ, σ²) with σ known (PRML 2.137–2.138).
 
     Posterior (PRML 2.141–2.142)::
@@ -194,6 +220,8 @@ class NormalMeanKnownVariance:
 
         post = NormalMeanKnownVariance(mu0=170.0, sigma0=20.0, sigma=7.0).posterior(heights)
         post.mu_N, post.sigma_N, post.predictive().interval(0.95)
+
+    Prior draws of μ: ``sample(rng, size)`` (size,); prior predictive N(mu0, sigma0² + σ²).
     """
 
     mu0: float
@@ -201,25 +229,25 @@ class NormalMeanKnownVariance:
     sigma: float
 
     def __post_init__(self):
-        _set(self, mu0=validate_scalar(self.mu0, name="mu0"),
-             sigma0=validate_scalar(self.sigma0, name="sigma0", positive=True),
-             sigma=validate_scalar(self.sigma, name="sigma", positive=True))
+        set_fields(self, mu0=validate_scalar(self.mu0, name="mu0"),
+                   sigma0=validate_scalar(self.sigma0, name="sigma0", positive=True),
+                   sigma=validate_scalar(self.sigma, name="sigma", positive=True))
 
     def as_posterior(self) -> NormalMeanPosterior:
         """The prior itself as a posterior after N = 0 observations."""
         return NormalMeanPosterior(self.mu0, self.sigma0, self.sigma, 0)
 
-    def posterior(self, x) -> NormalMeanPosterior:
-        """Posterior given ``x``: array_like (N,), N >= 1."""
-        return self.as_posterior().update(x)
+    @classmethod
+    def weak_from_data(cls, x) -> NormalMeanKnownVariance:
+        """A weak prior scaled to ``x`` (N,), N >= 2, not constant: μ ~ N(m, (3s)²), σ fixed at σ_ML.
 
-    def sample(self, rng: np.random.Generator, size: int) -> np.ndarray:
-        """Prior draws of μ, shape (size,)."""
-        return self.as_posterior().sample(rng, size)
-
-    def predictive(self):
-        """Prior predictive N(mu0, sigma0² + σ²)."""
-        return self.as_posterior().predictive()
+        m is the mean of ``x`` rounded to 2 significant digits, s its sd (÷N) rounded to 1
+        (:func:`round_sig`): the prior is centred near the data and three of their sds wide, in
+        the data's units, and worth about (s/3s)² = 1/9 of an observation. E.g. x = [118, 122, 126, 130]
+        (mean 124, sd √20 ≈ 4.47): mu0 = 120, sigma0 = 12, sigma = √20.
+        """
+        m, s = _location_scale(x)
+        return cls(mu0=m, sigma0=3 * s, sigma=np.sqrt(mle_var(x)))
 
 
 # --------------------------------------------------------------------------- known mean
@@ -245,8 +273,9 @@ class GammaPrecisionPosterior(_GammaPrecisionMarginals):
     n_obs: int = 0
 
     def __post_init__(self):
-        _set(self, mu=validate_scalar(self.mu, name="mu"), a_N=validate_scalar(self.a_N, name="a_N", positive=True),
-             b_N=validate_scalar(self.b_N, name="b_N", positive=True), n_obs=_check_n_obs(self.n_obs))
+        set_fields(self, mu=validate_scalar(self.mu, name="mu"),
+                   a_N=validate_scalar(self.a_N, name="a_N", positive=True),
+                   b_N=validate_scalar(self.b_N, name="b_N", positive=True), n_obs=check_n_obs(self.n_obs))
 
     def update(self, x) -> "GammaPrecisionPosterior":
         """Posterior after observing ``x`` (N,) more: a += N/2, b += ½ Σ(x_n - μ)² (PRML 2.150–2.151)."""
@@ -257,7 +286,7 @@ class GammaPrecisionPosterior(_GammaPrecisionMarginals):
 
     def sample(self, rng: np.random.Generator, size: int) -> np.ndarray:
         """Exact draws of τ, shape (size,)."""
-        size = _check_draw_args(rng, size)
+        size = check_draw_args(rng, size)
         return rng.gamma(self.a_N, 1.0 / self.b_N, size)
 
     def predictive(self):
@@ -267,7 +296,7 @@ class GammaPrecisionPosterior(_GammaPrecisionMarginals):
 
 
 @dataclass(frozen=True)
-class GammaPrecisionKnownMean:
+class GammaPrecisionKnownMean(ConjugatePrior):
     """Prior τ ~ Gam(a0, b0) (rate b0) for x_n | τ ~ N(μ, 1/τ) with μ known (PRML 2.145–2.151).
 
     Posterior: a_N = a0 + N/2, b_N = b0 + ½ Σ_n (x_n - μ)² = b0 + (N/2) σ²_ML (PRML 2.150–2.151).
@@ -277,6 +306,8 @@ class GammaPrecisionKnownMean:
     mu : float, the known mean.
     a0 : float > 0, prior shape (worth 2·a0 observations, PRML p. 100).
     b0 : float > 0, prior rate.
+
+    Prior draws of τ: ``sample(rng, size)`` (size,); prior predictive Student-t(2a0, μ, √(b0/a0)).
     """
 
     mu: float
@@ -284,24 +315,23 @@ class GammaPrecisionKnownMean:
     b0: float
 
     def __post_init__(self):
-        _set(self, mu=validate_scalar(self.mu, name="mu"), a0=validate_scalar(self.a0, name="a0", positive=True),
-             b0=validate_scalar(self.b0, name="b0", positive=True))
+        set_fields(self, mu=validate_scalar(self.mu, name="mu"), a0=validate_scalar(self.a0, name="a0", positive=True),
+                   b0=validate_scalar(self.b0, name="b0", positive=True))
 
     def as_posterior(self) -> GammaPrecisionPosterior:
         """The prior itself as a posterior after N = 0 observations."""
         return GammaPrecisionPosterior(self.mu, self.a0, self.b0, 0)
 
-    def posterior(self, x) -> GammaPrecisionPosterior:
-        """Posterior given ``x``: array_like (N,), N >= 1."""
-        return self.as_posterior().update(x)
+    @classmethod
+    def weak_from_data(cls, x) -> GammaPrecisionKnownMean:
+        """A weak prior scaled to ``x`` (N,), N >= 2, not constant: τ ~ Gam(2, 2s²), μ fixed at μ_ML.
 
-    def sample(self, rng: np.random.Generator, size: int) -> np.ndarray:
-        """Prior draws of τ, shape (size,)."""
-        return self.as_posterior().sample(rng, size)
-
-    def predictive(self):
-        """Prior predictive Student-t(2a0, μ, √(b0/a0))."""
-        return self.as_posterior().predictive()
+        s is the sd (÷N) of ``x`` rounded to 1 significant digit (:func:`round_sig`): E[τ] = 1/s²,
+        and a0 = 2 makes the prior worth 2·a0 = 4 observations. E.g. x = [118, 122, 126, 130]
+        (sd √20 ≈ 4.47): mu = 124, a0 = 2, b0 = 32.
+        """
+        _, s = _location_scale(x)
+        return cls(mu=mle_mean(x), a0=2.0, b0=2.0 * s * s)
 
 
 # --------------------------------------------------------------------------- both unknown
@@ -338,10 +368,10 @@ class NormalGammaPosterior(_GammaPrecisionMarginals):
     n_obs: int = 0
 
     def __post_init__(self):
-        _set(self, mu_N=validate_scalar(self.mu_N, name="mu_N"),
-             kappa_N=validate_scalar(self.kappa_N, name="kappa_N", positive=True),
-             a_N=validate_scalar(self.a_N, name="a_N", positive=True),
-             b_N=validate_scalar(self.b_N, name="b_N", positive=True), n_obs=_check_n_obs(self.n_obs))
+        set_fields(self, mu_N=validate_scalar(self.mu_N, name="mu_N"),
+                   kappa_N=validate_scalar(self.kappa_N, name="kappa_N", positive=True),
+                   a_N=validate_scalar(self.a_N, name="a_N", positive=True),
+                   b_N=validate_scalar(self.b_N, name="b_N", positive=True), n_obs=check_n_obs(self.n_obs))
 
     def update(self, x) -> "NormalGammaPosterior":
         """Posterior after observing ``x`` (N,) more (see :class:`NormalGamma` for the formulas)."""
@@ -362,7 +392,7 @@ class NormalGammaPosterior(_GammaPrecisionMarginals):
 
     def sample(self, rng: np.random.Generator, size: int) -> NormalGammaDraws:
         """Exact draws τ ~ Gam(a_N, b_N), then μ | τ ~ N(mu_N, 1/(kappa_N τ)); each (size,)."""
-        size = _check_draw_args(rng, size)
+        size = check_draw_args(rng, size)
         tau = rng.gamma(self.a_N, 1.0 / self.b_N, size)
         mu = self.mu_N + rng.standard_normal(size) / np.sqrt(self.kappa_N * tau)
         return NormalGammaDraws(mu, tau, 1.0 / np.sqrt(tau))
@@ -374,7 +404,7 @@ class NormalGammaPosterior(_GammaPrecisionMarginals):
 
 
 @dataclass(frozen=True)
-class NormalGamma:
+class NormalGamma(ConjugatePrior):
     """Prior NormalGamma(mu0, kappa0, a0, b0) for x_n | μ, τ ~ N(μ, 1/τ) (PRML 2.154).
 
     μ | τ ~ N(mu0, 1/(kappa0 τ)), τ ~ Gam(a0, b0) (rate). Posterior (PRML ex. 2.44)::
@@ -390,6 +420,9 @@ class NormalGamma:
     kappa0 : float > 0, prior pseudo-count for μ (PRML's β).
     a0 : float > 0, prior shape of τ.
     b0 : float > 0, prior rate of τ.
+
+    Prior draws: ``sample(rng, size)``, a :class:`NormalGammaDraws` of (size,) arrays; prior
+    predictive Student-t(2a0, mu0, √(b0 (kappa0 + 1)/(a0 kappa0))).
     """
 
     mu0: float
@@ -398,222 +431,23 @@ class NormalGamma:
     b0: float
 
     def __post_init__(self):
-        _set(self, mu0=validate_scalar(self.mu0, name="mu0"),
-             kappa0=validate_scalar(self.kappa0, name="kappa0", positive=True),
-             a0=validate_scalar(self.a0, name="a0", positive=True),
-             b0=validate_scalar(self.b0, name="b0", positive=True))
+        set_fields(self, mu0=validate_scalar(self.mu0, name="mu0"),
+                   kappa0=validate_scalar(self.kappa0, name="kappa0", positive=True),
+                   a0=validate_scalar(self.a0, name="a0", positive=True),
+                   b0=validate_scalar(self.b0, name="b0", positive=True))
 
     def as_posterior(self) -> NormalGammaPosterior:
         """The prior itself as a posterior after N = 0 observations."""
         return NormalGammaPosterior(self.mu0, self.kappa0, self.a0, self.b0, 0)
 
-    def posterior(self, x) -> NormalGammaPosterior:
-        """Posterior given ``x``: array_like (N,), N >= 1."""
-        return self.as_posterior().update(x)
+    @classmethod
+    def weak_from_data(cls, x) -> NormalGamma:
+        """A weak prior scaled to ``x`` (N,), N >= 2, not constant: NormalGamma(m, 1, 2, 2s²).
 
-    def sample(self, rng: np.random.Generator, size: int) -> NormalGammaDraws:
-        """Prior draws of (μ, τ, σ), each (size,)."""
-        return self.as_posterior().sample(rng, size)
-
-    def predictive(self):
-        """Prior predictive Student-t(2a0, mu0, √(b0 (kappa0 + 1)/(a0 kappa0)))."""
-        return self.as_posterior().predictive()
-
-
-# --------------------------------------------------------------------------- multivariate
-
-
-class NormalWishartDraws(NamedTuple):
-    """Exact draws: ``mu`` (size, D), precision ``Lambda`` (size, D, D), covariance ``Sigma = Lambda⁻¹`` (size, D, D)."""
-
-    mu: np.ndarray
-    Lambda: np.ndarray
-    Sigma: np.ndarray
-
-
-def _validate_normal_wishart(m, beta, W, nu, suffix: str):
-    """Validated (m (D,), beta, W (D, D), chol(W) (D, D), nu) with read-only arrays."""
-    if isinstance(m, numbers.Real) and not isinstance(m, (bool, np.bool_)):
-        m = [m]  # D = 1 given as a plain number
-    m = validate_samples_1d(m, name=f"m{suffix}", allow_constant=True)
-    d = m.shape[0]
-    beta = validate_scalar(beta, name=f"beta{suffix}", positive=True)
-    W, chol = validate_spd(W, name=f"W{suffix}", n_features=d)
-    nu = validate_scalar(nu, name=f"nu{suffix}", greater_than=d - 1)
-    return _frozen_array(m), beta, _frozen_array(W), _frozen_array(chol), nu
-
-
-@dataclass(frozen=True, eq=False)
-class NormalWishartPosterior:
-    """Posterior NormalWishart(m_N, beta_N, W_N, nu_N): Λ ~ W(W_N, nu_N), μ | Λ ~ N(m_N, (beta_N Λ)⁻¹).
-
-    Attributes
-    ----------
-    m_N : ndarray (D,), posterior location of μ (= E[μ | x]).
-    beta_N : float > 0, pseudo-count of the mean.
-    W_N : ndarray (D, D), SPD Wishart scale matrix (E[Λ] = nu_N W_N).
-    nu_N : float > D - 1, Wishart degrees of freedom.
-    n_obs : int, observations absorbed.
-
-    Derived: ``D``, ``W_N_inv``, ``mean_mu``, ``mean_Lambda``, ``mean_Sigma``, ``cov_mu``;
-    ``marginal_mu()`` (multivariate t), ``marginal_Lambda()`` (Wishart), ``marginal_Sigma()``
-    (inverse Wishart).
-    """
-
-    m_N: np.ndarray
-    beta_N: float
-    W_N: np.ndarray
-    nu_N: float
-    n_obs: int = 0
-    _chol_W: np.ndarray = field(init=False, repr=False)
-
-    def __post_init__(self):
-        m, beta, W, chol, nu = _validate_normal_wishart(self.m_N, self.beta_N, self.W_N, self.nu_N, "_N")
-        _set(self, m_N=m, beta_N=beta, W_N=W, nu_N=nu, n_obs=_check_n_obs(self.n_obs), _chol_W=chol)
-
-    @property
-    def D(self) -> int:
-        return int(self.m_N.shape[0])
-
-    @property
-    def W_N_inv(self) -> np.ndarray:
-        """W_N⁻¹, (D, D): the additive 'scatter' form of the scale (PRML 10.62)."""
-        return _spd_inverse(self._chol_W)
-
-    @property
-    def mean_mu(self) -> np.ndarray:
-        """E[μ | x] = m_N, (D,)."""
-        return self.m_N.copy()
-
-    @property
-    def mean_Lambda(self) -> np.ndarray:
-        """E[Λ | x] = nu_N W_N, (D, D) (PRML B.80)."""
-        return self.nu_N * self.W_N
-
-    @property
-    def mean_Sigma(self) -> np.ndarray:
-        """E[Σ | x] = W_N⁻¹/(nu_N - D - 1), (D, D); needs nu_N > D + 1."""
-        if self.nu_N <= self.D + 1:
-            raise DataError(f"E[Sigma] is infinite unless nu_N > D + 1 = {self.D + 1}; got nu_N = {self.nu_N:g}.")
-        return self.W_N_inv / (self.nu_N - self.D - 1)
-
-    @property
-    def cov_mu(self) -> np.ndarray:
-        """Cov[μ | x] = W_N⁻¹/(beta_N (nu_N - D - 1)), (D, D): the t marginal's shape · df/(df - 2)."""
-        if self.nu_N <= self.D + 1:
-            raise DataError(f"Cov[mu] is infinite unless nu_N > D + 1 = {self.D + 1}; got nu_N = {self.nu_N:g}.")
-        return self.W_N_inv / (self.beta_N * (self.nu_N - self.D - 1))
-
-    def update(self, x) -> "NormalWishartPosterior":
-        """Posterior after observing ``x`` (N, D) more (PRML 10.60–10.63 with every r_nk = 1)."""
-        x = validate_samples_2d(x, name="x", n_features=self.D, allow_constant=True)
-        n = x.shape[0]
-        xbar = x.mean(axis=0)
-        centred = x - xbar
-        diff = xbar - self.m_N
-        beta_N = self.beta_N + n  # 10.60
-        m_N = (self.beta_N * self.m_N + n * xbar) / beta_N  # 10.61
-        # 10.62: W_N⁻¹ = W⁻¹ + N S + β N/(β + N) (x̄ - m)(x̄ - m)ᵀ, with N S the scatter matrix.
-        W_inv = self.W_N_inv + centred.T @ centred + (self.beta_N * n / beta_N) * np.outer(diff, diff)
-        W_inv = 0.5 * (W_inv + W_inv.T)
-        _, chol = validate_spd(W_inv, name="W_N^-1")
-        return NormalWishartPosterior(m_N, beta_N, _spd_inverse(chol), self.nu_N + n, self.n_obs + n)  # 10.63
-
-    def _t_df(self) -> float:
-        return self.nu_N - self.D + 1.0
-
-    def marginal_mu(self):
-        """p(μ | x) = multivariate t: df = nu_N - D + 1, loc m_N, shape W_N⁻¹/(beta_N (nu_N - D + 1))."""
-        df = self._t_df()
-        return stats.multivariate_t(loc=self.m_N, shape=self.W_N_inv / (self.beta_N * df), df=df)
-
-    def marginal_Lambda(self):
-        """p(Λ | x) = ``scipy.stats.wishart(df=nu_N, scale=W_N)``."""
-        return stats.wishart(df=self.nu_N, scale=self.W_N)
-
-    def marginal_Sigma(self):
-        """p(Σ | x) = ``scipy.stats.invwishart(df=nu_N, scale=W_N⁻¹)`` for Σ = Λ⁻¹."""
-        return stats.invwishart(df=self.nu_N, scale=self.W_N_inv)
-
-    def sample(self, rng: np.random.Generator, size: int) -> NormalWishartDraws:
-        """Exact draws of (μ, Λ, Σ = Λ⁻¹) by the Bartlett decomposition.
-
-        With W_N = L Lᵀ and A lower-triangular, A_ii² ~ χ²(nu_N - i) (i = 0..D-1), A_ij ~ N(0, 1)
-        below the diagonal: C = L A gives Λ = C Cᵀ ~ W(W_N, nu_N). Then Σ = C⁻ᵀ C⁻¹ and
-        μ = m_N + C⁻ᵀ z / √beta_N, z ~ N(0, I), has covariance (beta_N Λ)⁻¹ — triangular solves only.
-
-        Returns
-        -------
-        NormalWishartDraws with mu (size, D), Lambda (size, D, D), Sigma (size, D, D).
+        m is the mean of ``x`` rounded to 2 significant digits, s its sd (÷N) rounded to 1
+        (:func:`round_sig`): μ | τ ~ N(m, 1/τ) is worth one observation (kappa0 = 1), and
+        τ ~ Gam(2, 2s²), with E[τ] = 1/s², four (2·a0). E.g. x = [118, 122, 126, 130] (mean 124,
+        sd √20 ≈ 4.47): mu0 = 120, kappa0 = 1, a0 = 2, b0 = 32.
         """
-        size = _check_draw_args(rng, size)
-        d = self.D
-        A = np.zeros((size, d, d))
-        rows, cols = np.tril_indices(d, k=-1)
-        A[:, rows, cols] = rng.standard_normal((size, rows.size))
-        diag = np.arange(d)
-        A[:, diag, diag] = np.sqrt(rng.chisquare(self.nu_N - diag, size=(size, d)))
-        C = self._chol_W @ A  # (size, D, D), lower-triangular
-        C_inv = linalg.solve_triangular(C, np.broadcast_to(np.eye(d), C.shape), lower=True, check_finite=False)
-        C_inv_T = np.swapaxes(C_inv, -1, -2)
-        Lambda = C @ np.swapaxes(C, -1, -2)
-        Sigma = C_inv_T @ C_inv
-        z = rng.standard_normal((size, d, 1))
-        mu = self.m_N + (C_inv_T @ z)[..., 0] / np.sqrt(self.beta_N)
-        return NormalWishartDraws(mu, Lambda, Sigma)
-
-    def predictive(self):
-        """p(x_new | x) = multivariate t (Bishop 10.81 with one component):
-        df = nu_N - D + 1, loc m_N, shape (beta_N + 1)/((nu_N - D + 1) beta_N) · W_N⁻¹."""
-        df = self._t_df()
-        shape = (self.beta_N + 1.0) / (df * self.beta_N) * self.W_N_inv
-        return stats.multivariate_t(loc=self.m_N, shape=shape, df=df)
-
-
-@dataclass(frozen=True, eq=False)
-class NormalWishart:
-    """Prior NormalWishart(m0, beta0, W0, nu0) for x_n | μ, Λ ~ N(μ, Λ⁻¹), x_n ∈ R^D (PRML 2.157).
-
-    Λ ~ W(W0, nu0), μ | Λ ~ N(m0, (beta0 Λ)⁻¹). Posterior (Bishop 10.60–10.63, all r_nk = 1)::
-
-        beta_N  = beta0 + N
-        m_N     = (beta0 m0 + N x̄) / beta_N
-        W_N⁻¹   = W0⁻¹ + N S + beta0 N/(beta0 + N) (x̄ - m0)(x̄ - m0)ᵀ,   S = Σ_ML
-        nu_N    = nu0 + N
-
-    Attributes
-    ----------
-    m0 : array_like (D,), prior location of μ.
-    beta0 : float > 0, prior pseudo-count for μ.
-    W0 : array_like (D, D), SPD Wishart scale (E[Λ] = nu0 W0).
-    nu0 : float > D - 1, Wishart degrees of freedom.
-    """
-
-    m0: np.ndarray
-    beta0: float
-    W0: np.ndarray
-    nu0: float
-
-    def __post_init__(self):
-        m, beta, W, _, nu = _validate_normal_wishart(self.m0, self.beta0, self.W0, self.nu0, "0")
-        _set(self, m0=m, beta0=beta, W0=W, nu0=nu)
-
-    @property
-    def D(self) -> int:
-        return int(self.m0.shape[0])
-
-    def as_posterior(self) -> NormalWishartPosterior:
-        """The prior itself as a posterior after N = 0 observations."""
-        return NormalWishartPosterior(self.m0, self.beta0, self.W0, self.nu0, 0)
-
-    def posterior(self, x) -> NormalWishartPosterior:
-        """Posterior given ``x``: array_like (N, D), N >= 1."""
-        return self.as_posterior().update(x)
-
-    def sample(self, rng: np.random.Generator, size: int) -> NormalWishartDraws:
-        """Prior draws of (μ, Λ, Σ)."""
-        return self.as_posterior().sample(rng, size)
-
-    def predictive(self):
-        """Prior predictive multivariate t."""
-        return self.as_posterior().predictive()
+        m, s = _location_scale(x)
+        return cls(mu0=m, kappa0=1.0, a0=2.0, b0=2.0 * s * s)

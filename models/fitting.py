@@ -30,6 +30,7 @@ __all__ = [
     "ESS_MIN",
     "ess_threshold",
     "convergence_table",
+    "undefined_elements",
     "to_unconstrained",
     "to_constrained",
 ]
@@ -105,12 +106,16 @@ class Diagnostics:
 
     Attributes
     ----------
-    rhat_max : largest rank-normalised split R-hat over all scalar quantities.
-    ess_bulk_min, ess_tail_min : smallest bulk / tail effective sample sizes.
+    rhat_max : largest rank-normalised split R-hat over all gated scalars; NaN when any gated
+        scalar's R-hat is NaN (a variable constant across draws, or stuck).
+    ess_bulk_min, ess_tail_min : smallest bulk / tail effective sample sizes (NaN likewise).
     divergences : number of divergent transitions after tuning.
     n_draws : chains x draws.
     ess_required : the ESS threshold applied (scaled down with the draws in quick runs).
     table : per-variable ``{name: {"rhat", "ess_bulk", "ess_tail"}}`` (worst element of each).
+    undefined : ``{name: [element index, ...]}`` of gated scalars whose R-hat or ESS is NaN.
+    excluded : variables left out of the gate by name (e.g. a deterministic with constant
+        elements such as the unit diagonal of a Cholesky factor of a correlation matrix).
     """
 
     rhat_max: float
@@ -121,16 +126,23 @@ class Diagnostics:
     ess_required: float
     rhat_required: float = RHAT_MAX
     table: dict = field(default_factory=dict)
+    undefined: dict = field(default_factory=dict)
+    excluded: tuple = ()
 
     @property
     def problems(self) -> list[str]:
-        out = []
-        if not self.rhat_max <= self.rhat_required:
-            out.append(f"R-hat {self.rhat_max:.4f} > {self.rhat_required}")
-        if not self.ess_bulk_min >= self.ess_required:
-            out.append(f"bulk ESS {self.ess_bulk_min:.0f} < {self.ess_required:.0f}")
-        if not self.ess_tail_min >= self.ess_required:
-            out.append(f"tail ESS {self.ess_tail_min:.0f} < {self.ess_required:.0f}")
+        out = [f"R-hat/ESS undefined (NaN) for {name} at element(s) {elements[:5]}: constant across draws or "
+               "stuck; exclude a constant deterministic by name" for name, elements in self.undefined.items()]
+        rows = [r for r in self.table.values()]
+        rhat = np.nanmax([r["rhat"] for r in rows]) if rows else np.nan
+        bulk = np.nanmin([r["ess_bulk"] for r in rows]) if rows else np.nan
+        tail = np.nanmin([r["ess_tail"] for r in rows]) if rows else np.nan
+        if rhat > self.rhat_required:
+            out.append(f"R-hat {rhat:.4f} > {self.rhat_required}")
+        if bulk < self.ess_required:
+            out.append(f"bulk ESS {bulk:.0f} < {self.ess_required:.0f}")
+        if tail < self.ess_required:
+            out.append(f"tail ESS {tail:.0f} < {self.ess_required:.0f}")
         if self.divergences:
             out.append(f"{self.divergences} divergent transition(s)")
         return out
@@ -143,7 +155,7 @@ class Diagnostics:
         return {"rhat_max": self.rhat_max, "ess_bulk_min": self.ess_bulk_min, "ess_tail_min": self.ess_tail_min,
                 "divergences": self.divergences, "n_draws": self.n_draws, "ess_required": self.ess_required,
                 "rhat_required": self.rhat_required, "converged": self.converged, "problems": self.problems,
-                "table": self.table}
+                "table": self.table, "undefined": self.undefined, "excluded": list(self.excluded)}
 
 
 def ess_threshold(n_draws: int, ess_min: float = ESS_MIN) -> float:
@@ -152,8 +164,12 @@ def ess_threshold(n_draws: int, ess_min: float = ESS_MIN) -> float:
     return float(min(ess_min, 0.2 * n_draws))
 
 
-def convergence_table(posterior, var_names: list[str] | None = None) -> dict[str, dict[str, float]]:
+def convergence_table(posterior, var_names: list[str] | None = None) -> dict[str, dict]:
     """Worst R-hat and bulk/tail ESS of each variable of a posterior (via ArviZ).
+
+    A NaN (R-hat or ESS of a scalar that is constant across draws, or stuck) is the worst value:
+    it propagates to the variable's entry instead of being skipped, so a gate built on this table
+    cannot pass a variable it could not assess (:func:`undefined_elements` says which scalars).
 
     Parameters
     ----------
@@ -162,7 +178,7 @@ def convergence_table(posterior, var_names: list[str] | None = None) -> dict[str
 
     Returns
     -------
-    ``{name: {"rhat": max over elements, "ess_bulk": min, "ess_tail": min}}``.
+    ``{name: {"rhat": max over elements, "ess_bulk": min, "ess_tail": min}}`` (NaN if any element is).
     """
     import arviz as az
 
@@ -170,28 +186,61 @@ def convergence_table(posterior, var_names: list[str] | None = None) -> dict[str
     rhat = az.rhat(post)
     ess_bulk = az.ess(post, method="bulk")
     ess_tail = az.ess(post, method="tail")
-    return {name: {"rhat": float(np.nanmax(rhat[name].values)),
-                   "ess_bulk": float(np.nanmin(ess_bulk[name].values)),
-                   "ess_tail": float(np.nanmin(ess_tail[name].values))}
-            for name in post.data_vars}
+    table = {}
+    for name in post.data_vars:
+        r, b, t = (np.asarray(d[name].values, dtype=float) for d in (rhat, ess_bulk, ess_tail))
+        table[name] = {"rhat": float(np.max(r)), "ess_bulk": float(np.min(b)), "ess_tail": float(np.min(t))}
+    return table
 
 
-def diagnose(idata, var_names: list[str] | None = None, *, ess_min: float = ESS_MIN) -> Diagnostics:
-    """R-hat, bulk/tail ESS and divergences of ``idata.posterior`` (via ArviZ)."""
-    post = idata.posterior if var_names is None else idata.posterior[var_names]
+def undefined_elements(posterior) -> dict[str, list[list[int]]]:
+    """``{name: [element index, ...]}`` of the scalars whose R-hat or ESS is NaN (ArviZ)."""
+    import arviz as az
+
+    out = {}
+    for metric in (az.rhat(posterior), az.ess(posterior, method="bulk"), az.ess(posterior, method="tail")):
+        for name in metric.data_vars:
+            nan = np.argwhere(np.isnan(np.atleast_1d(np.asarray(metric[name].values, dtype=float))))
+            for index in nan.tolist():
+                if index not in out.setdefault(name, []):
+                    out[name].append(index)
+    return {name: sorted(idx) for name, idx in out.items() if idx}
+
+
+def diagnose(idata, var_names: list[str] | None = None, *, exclude=(), ess_min: float = ESS_MIN) -> Diagnostics:
+    """R-hat, bulk/tail ESS and divergences of ``idata.posterior`` (via ArviZ).
+
+    Every scalar of every gated variable counts: one whose R-hat or ESS is NaN makes the gate
+    fail with a message naming it (a stuck free variable must not drop out of the gate).
+
+    Parameters
+    ----------
+    var_names : the variables to gate (default: every posterior variable).
+    exclude : variables left out by name, for deterministics with constant elements (the unit
+        diagonal of a Cholesky correlation factor, the single weight of a K = 1 mixture).
+    """
+    names = list(idata.posterior.data_vars) if var_names is None else list(var_names)
+    unknown = [n for n in list(exclude) + names if n not in idata.posterior]
+    if unknown:
+        raise KeyError(f"not in the posterior: {unknown}")
+    names = [n for n in names if n not in set(exclude)]
+    post = idata.posterior[names]
     table = convergence_table(post)
     n_draws = int(post.sizes["chain"] * post.sizes["draw"])
     divergences = 0
     if "sample_stats" in idata.groups() and "diverging" in idata.sample_stats:
         divergences = int(idata.sample_stats["diverging"].values.sum())
+    # np.max / np.min propagate NaN (Python's max/min would depend on the order).
     return Diagnostics(
-        rhat_max=max(v["rhat"] for v in table.values()),
-        ess_bulk_min=min(v["ess_bulk"] for v in table.values()),
-        ess_tail_min=min(v["ess_tail"] for v in table.values()),
+        rhat_max=float(np.max([v["rhat"] for v in table.values()])),
+        ess_bulk_min=float(np.min([v["ess_bulk"] for v in table.values()])),
+        ess_tail_min=float(np.min([v["ess_tail"] for v in table.values()])),
         divergences=divergences,
         n_draws=n_draws,
         ess_required=ess_threshold(n_draws, ess_min),
         table=table,
+        undefined=undefined_elements(post),
+        excluded=tuple(exclude),
     )
 
 

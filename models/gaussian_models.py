@@ -14,7 +14,7 @@ Builders and their closed-form twins (the truth one import away):
   ``(x, NormalGamma(...))`` — the same object's ``.posterior(x)`` (:mod:`models.conjugate`).
 * ``mvn_model(x, "flat")`` — MAP is the MLE (÷N) of :func:`models.gaussian.mle_cov`.
 * ``mvn_model(x, "lkj")`` — no closed form (the everyday Bayesian fit).
-* ``mvn_model(x, NormalWishart(...))`` — :class:`models.conjugate.NormalWishart` ``.posterior(x)``.
+* ``mvn_model(x, NormalWishart(...))`` — :class:`models.conjugate_mvn.NormalWishart` ``.posterior(x)``.
 * ``linear_gaussian_model(lg, y)`` — ``lg.marginal_y()`` and ``lg.posterior_x(y)`` of
   :class:`models.linear_gaussian.LinearGaussian`.
 
@@ -39,8 +39,8 @@ from models.conjugate import (
     NormalGamma,
     NormalGammaPosterior,
     NormalMeanKnownVariance,
-    NormalWishart,
 )
+from models.conjugate_mvn import NormalWishart
 from models.linear_gaussian import LinearGaussian
 from models.validation import DataError, validate_samples_1d, validate_samples_2d, validate_scalar
 
@@ -81,7 +81,7 @@ def _resolve_prior(prior, hyper, allowed: tuple[str, ...]) -> tuple[str, object]
                 raise DataError(f"prior is already a {cls.__name__}; do not also pass hyper=.")
             return name, prior
     if not isinstance(prior, str) or prior not in allowed:
-        raise DataError(f"prior must be one of {list(allowed)} (or a matching models.conjugate object), "
+        raise DataError(f"prior must be one of {list(allowed)} (or a matching models.conjugate / models.conjugate_mvn object), "
                         f"got {prior!r:.80}.")
     cls = _CONJUGATE.get(prior)
     if cls is None:
@@ -89,7 +89,7 @@ def _resolve_prior(prior, hyper, allowed: tuple[str, ...]) -> tuple[str, object]
             raise DataError(f"prior {prior!r} takes no hyper-parameters (it is set from the data); drop hyper=.")
         return prior, None
     if not isinstance(hyper, cls):
-        raise DataError(f"prior {prior!r} needs hyper=models.conjugate.{cls.__name__}(...) so that the PyMC "
+        raise DataError(f"prior {prior!r} needs hyper={cls.__module__}.{cls.__name__}(...) so that the PyMC "
                         f"model and the exact posterior share hyper-parameters; got {type(hyper).__name__}.")
     return prior, hyper
 
@@ -273,7 +273,7 @@ def mvn_model(x, prior="flat", *, hyper=None, columns=None, eta: float = 2.0) ->
       ``pm.LKJCholeskyCov`` (see :func:`lkj_prior`; ``eta`` sets the LKJ shape).
     * ``"normal_wishart"`` with ``hyper=NormalWishart(m0, beta0, W0, nu0)`` — Λ = Σ⁻¹ ~
       W(W0, nu0), μ | Λ ~ N(m0, (beta0 Λ)⁻¹) (PRML 2.157), matching
-      :class:`models.conjugate.NormalWishart` exactly.
+      :class:`models.conjugate_mvn.NormalWishart` exactly.
 
       Why the Bartlett decomposition: ``pm.Wishart`` has no transform to an unconstrained
       space (a random SPD matrix with D² entries but D(D+1)/2 degrees of freedom), so NUTS cannot
@@ -289,8 +289,8 @@ def mvn_model(x, prior="flat", *, hyper=None, columns=None, eta: float = 2.0) ->
     Parameters
     ----------
     x : array_like, shape (N, D), N >= D + 1, finite; no constant column, except with the
-        Normal-Wishart prior, whose posterior stays proper (as in :mod:`models.conjugate`).
-    prior : str or a :class:`~models.conjugate.NormalWishart`.
+        Normal-Wishart prior, whose posterior stays proper (as in :mod:`models.conjugate_mvn`).
+    prior : str or a :class:`~models.conjugate_mvn.NormalWishart`.
     hyper : the NormalWishart for ``"normal_wishart"``, else None.
     columns : D names for the ``dim`` coordinate (default ``x0, x1, ...``).
     eta : LKJ shape for ``"lkj"``.
@@ -396,11 +396,11 @@ def exact_posterior(x, prior, hyper=None):
     * ``"flat"`` (univariate): p(μ, σ) ∝ 1 gives, in (μ, τ = σ⁻²) with the Jacobian ½τ^(-3/2),
       p(μ, τ | x) ∝ τ^(N/2 − 3/2) exp(−τ(S + N(μ − x̄)²)/2): Normal-Gamma with μ_N = x̄, κ_N = N,
       a_N = (N − 2)/2, b_N = S/2 (proper for N >= 3).
-    * conjugate priors: ``hyper.posterior(x)`` from :mod:`models.conjugate`.
+    * conjugate priors: ``hyper.posterior(x)`` from :mod:`models.conjugate` / :mod:`models.conjugate_mvn`.
 
     Returns
     -------
-    A posterior object of :mod:`models.conjugate` (``NormalGammaPosterior`` for "flat").
+    A posterior object of :mod:`models.conjugate` or :mod:`models.conjugate_mvn` (``NormalGammaPosterior`` for "flat").
     """
     name, hyper = _resolve_prior(prior, hyper, UNIVARIATE_PRIORS + ("normal_wishart",))
     if name == "flat":

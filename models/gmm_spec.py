@@ -205,7 +205,7 @@ def gmm_spec(model) -> GMMSpec:
     """The :class:`GMMSpec` of a model built by this module."""
     spec = getattr(model, "gmm_spec", None)
     if not isinstance(spec, GMMSpec):
-        raise DataError("this model was not built by models.gmm_models (it has no gmm_spec); "
+        raise DataError("this model was not built by models.gmm_builders (it has no gmm_spec); "
                         "build it with gmm_marginal_model / gmm_generative_model / gmm_complete_data_model.")
     return spec
 

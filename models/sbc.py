@@ -208,8 +208,8 @@ def pymc_sbc(model, observed: str, var_names: list[str], *, n_sims: int, n_draws
                               axis=1)
         ranks.append((kept < truth[s]).sum(axis=0))
         table = convergence_table(post, list(var_names))
-        extra["rhat_max"].append(max(row["rhat"] for row in table.values()))
-        extra["ess_bulk_min"].append(min(row["ess_bulk"] for row in table.values()))
+        extra["rhat_max"].append(float(np.max([row["rhat"] for row in table.values()])))
+        extra["ess_bulk_min"].append(float(np.min([row["ess_bulk"] for row in table.values()])))
         extra["divergences"].append(int(idata.sample_stats["diverging"].values.sum()))
         if progress is not None:
             progress(s + 1, n_sims)

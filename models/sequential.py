@@ -29,9 +29,8 @@ from models.conjugate import (
     NormalGammaPosterior,
     NormalMeanKnownVariance,
     NormalMeanPosterior,
-    NormalWishart,
-    NormalWishartPosterior,
 )
+from models.conjugate_mvn import NormalWishart, NormalWishartPosterior
 from models.validation import (
     DataError,
     validate_samples,

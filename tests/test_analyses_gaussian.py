@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from analyses import _runner
+from analyses import runner
 
 ROOT = Path(__file__).resolve().parents[1]
 NAMES = ["normal_clt", "height_mle", "height_weight_mvn", "sequential_bayes"]
@@ -44,7 +44,7 @@ def _assert_all_passed(summary: dict, names) -> None:
 
 
 def test_gaussian_analyses_quick(tmp_path, capsys):
-    assert _runner.main(NAMES + ["--quick", "--out", str(tmp_path)]) == 0
+    assert runner.main(NAMES + ["--quick", "--out", str(tmp_path)]) == 0
     summary = _summary(tmp_path)
     _assert_all_passed(summary, NAMES)
     for name, files in EXPECTED.items():
@@ -76,7 +76,7 @@ def small_csv(tmp_path) -> Path:
 
 def test_gaussian_analyses_on_a_user_csv(tmp_path, small_csv):
     out = tmp_path / "out"
-    assert _runner.main(NAMES + ["--quick", "--out", str(out), "--data", str(small_csv)]) == 0
+    assert runner.main(NAMES + ["--quick", "--out", str(out), "--data", str(small_csv)]) == 0
     summary = _summary(out)
     _assert_all_passed(summary, NAMES)
     assert summary["settings"]["data"] == str(small_csv)
@@ -90,7 +90,7 @@ def test_gaussian_analyses_on_a_user_csv(tmp_path, small_csv):
 def test_one_column_file_is_refused_by_the_bivariate_analysis(tmp_path, capsys):
     path = tmp_path / "one.csv"
     path.write_text("height_cm\n" + "\n".join(str(170 + i % 7) for i in range(30)) + "\n")
-    assert _runner.main(["height_weight_mvn", "--quick", "--out", str(tmp_path / "o"), "--data", str(path)]) == 2
+    assert runner.main(["height_weight_mvn", "--quick", "--out", str(tmp_path / "o"), "--data", str(path)]) == 2
     assert "needs two columns" in capsys.readouterr().err
 
 
@@ -105,7 +105,7 @@ def test_analysis_runs_as_a_script(tmp_path):
 @pytest.mark.slow
 def test_book_heights_reproduce_the_books_figures(tmp_path, shared_data):
     """--data ../shared/data/height.txt: MLE 172.70 / 4.83, P(x <= 160) = 0.00427, P(x > 180) = 0.0654."""
-    assert _runner.main(["height_mle", "--quick", "--out", str(tmp_path), "--data",
+    assert runner.main(["height_mle", "--quick", "--out", str(tmp_path), "--data",
                          str(shared_data / "height.txt")]) == 0
     summary = _summary(tmp_path)
     _assert_all_passed(summary, ["height_mle"])
@@ -119,7 +119,7 @@ def test_book_heights_reproduce_the_books_figures(tmp_path, shared_data):
 
 @pytest.mark.slow
 def test_book_height_weight_reproduce_the_known_figures(tmp_path, shared_data):
-    assert _runner.main(["height_weight_mvn", "--quick", "--out", str(tmp_path), "--data",
+    assert runner.main(["height_weight_mvn", "--quick", "--out", str(tmp_path), "--data",
                          str(shared_data / "height_weight.txt")]) == 0
     summary = _summary(tmp_path)
     _assert_all_passed(summary, ["height_weight_mvn"])

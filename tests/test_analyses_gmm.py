@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from analyses._runner import DEFAULT_ANALYSES, main
+from analyses.runner import DEFAULT_ANALYSES, main
 
 GMM_ANALYSES = ["gmm_sampling", "old_faithful_gmm", "body_gmm", "choosing_k"]
 
@@ -34,6 +34,7 @@ def test_gmm_analyses_quick_run_passes_every_check(tmp_path):
     gated = summary["analyses"]
     assert set(gated["old_faithful_gmm"]["diagnostics"]) == {"Old Faithful K=2"}
     assert set(gated["choosing_k"]["diagnostics"]) == {f"K={k} (full)" for k in (1, 2, 3)}
+    assert summary["settings"]["options"] == {"choosing_k": {"covariance_type": "full"}}  # its default
     # The book's EM sequence is printed and stored.
     printed = gated["old_faithful_gmm"]["book_em"]["printed"]
     np.testing.assert_allclose(printed[:9], [-16.538, -4.415, -4.357, -4.302, -4.245, -4.200, -4.164, -4.156,
@@ -70,18 +71,3 @@ def test_adjusted_rand_index_matches_sklearn():
         assert adjusted_rand_index(a, b) == pytest.approx(adjusted_rand_score(a, b), abs=1e-12)
         assert rand_index_by_pairs(a, b) == pytest.approx(adjusted_rand_score(a, b), abs=1e-12)
     assert adjusted_rand_index([0, 0, 1, 1], [5, 5, 2, 2]) == 1.0
-
-
-def test_choosing_k_covariance_type_option(monkeypatch):
-    from analyses import choosing_k
-
-    monkeypatch.setenv(choosing_k.ENV_COVARIANCE_TYPE, "full")   # restored (unset) after the test
-    monkeypatch.delenv(choosing_k.ENV_COVARIANCE_TYPE)
-    assert choosing_k.covariance_type() == "full"
-    argv = choosing_k._pop_covariance_type(["choosing_k.py", "--covariance-type", "diag", "--quick"])
-    assert argv == ["choosing_k.py", "--quick"] and choosing_k.covariance_type() == "diag"
-    monkeypatch.setenv(choosing_k.ENV_COVARIANCE_TYPE, "round")
-    from models.validation import DataError
-
-    with pytest.raises(DataError, match="GMM_COVARIANCE_TYPE"):
-        choosing_k.covariance_type()

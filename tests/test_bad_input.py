@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from models import gmm_metrics
-from models import conjugate, em, gaussian, gmm, sequential
+from models import conjugate, conjugate_mvn, em, gaussian, gmm, sequential
 from models.validation import DataError
 
 GOOD_1D = np.array([1.0, 2.5, 3.0, 4.5, 2.0])
@@ -32,7 +32,7 @@ ENTRY_POINTS = {
     "conjugate.NormalMeanKnownVariance": (lambda x: conjugate.NormalMeanKnownVariance(0.0, 1.0, 1.0).posterior(x), "1d"),
     "conjugate.GammaPrecisionKnownMean": (lambda x: conjugate.GammaPrecisionKnownMean(0.0, 1.0, 1.0).posterior(x), "1d"),
     "conjugate.NormalGamma": (lambda x: conjugate.NormalGamma(0.0, 1.0, 1.0, 1.0).posterior(x), "1d"),
-    "conjugate.NormalWishart": (lambda x: conjugate.NormalWishart(np.zeros(2), 1.0, np.eye(2), 3.0).posterior(x), "2d"),
+    "conjugate_mvn.NormalWishart": (lambda x: conjugate_mvn.NormalWishart(np.zeros(2), 1.0, np.eye(2), 3.0).posterior(x), "2d"),
     "sequential.online_mean": (sequential.online_mean, "1d"),
     "sequential.welford": (sequential.welford, "any"),
     "gmm.gmm_log_likelihood": (lambda x: gmm.gmm_log_likelihood(x, W2, MU2, COV2), "2d"),
@@ -104,7 +104,7 @@ def _numbers(result):
     (lambda: gaussian.mle_cov(GOOD_2D[:2]), r"at least 3"),
     (lambda: gaussian.mle_cov(np.column_stack([GOOD_1D, np.full(5, 7.0)])), r"constant column"),
     (lambda: gaussian.mvn_logpdf(GOOD_2D, np.zeros(2), np.array([[1.0, 2.0], [2.0, 1.0]])), r"positive definite"),
-    (lambda: conjugate.NormalWishart(np.zeros(2), 1.0, np.eye(2), 0.5), r"nu0"),
+    (lambda: conjugate_mvn.NormalWishart(np.zeros(2), 1.0, np.eye(2), 0.5), r"nu0"),
     (lambda: conjugate.NormalGamma(0.0, -1.0, 1.0, 1.0), r"kappa0"),
     (lambda: em.fit_em(GOOD_2D, 6, seed=0), r"5 row\(s\) but at least 6 are needed"),
     (lambda: em.fit_em(GOOD_2D, 0, seed=0), r"n_components"),

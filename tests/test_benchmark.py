@@ -10,7 +10,7 @@ import pytensor.tensor as pt
 import pytest
 
 from analyses import benchmark, benchmark_peers
-from analyses._runner import Context, Settings
+from analyses.runner import Context, Settings
 from analyses.benchmark_peers import available, naive_pymc_model
 from models.data import load_dataset
 from models.em import fit_em

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from analyses import _runner
+from analyses import runner
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -37,7 +37,7 @@ def _make(tmp_path: Path, name: str) -> Path:
 def test_bad_data_file_exits_two_with_message_and_writes_nothing(tmp_path, capsys, name):
     path = _make(tmp_path, name)
     out = tmp_path / "results"
-    assert _runner.main(["closed_forms", "--data", str(path), "--out", str(out)]) == 2
+    assert runner.main(["closed_forms", "--data", str(path), "--out", str(out)]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and "Traceback" not in err
     assert err.count("\n") == 1, "the error is one line"

@@ -1,4 +1,4 @@
-"""models.conjugate against independent routes.
+"""models.conjugate and models.conjugate_mvn against independent routes.
 
 * Bayes' rule itself: log posterior - log prior - log likelihood is the same constant (-ln p(x))
   at every parameter value, with every density from scipy.stats.
@@ -15,15 +15,16 @@ import pytest
 from scipy import integrate, stats
 
 from models.conjugate import (
+    ConjugatePrior,
     GammaPrecisionKnownMean,
     GammaPrecisionPosterior,
     NormalGamma,
     NormalGammaPosterior,
     NormalMeanKnownVariance,
     NormalMeanPosterior,
-    NormalWishart,
-    NormalWishartPosterior,
+    round_sig,
 )
+from models.conjugate_mvn import NormalWishart, NormalWishartPosterior
 from models.validation import DataError
 
 N_DRAWS = 100_000
@@ -356,6 +357,76 @@ def test_large_n_posterior_concentrates_on_mle(rng):
     ng = NormalGamma(0.0, 1.0, 1.0, 1.0).posterior(x)
     np.testing.assert_allclose(ng.mu_N, x.mean(), rtol=1e-4)
     np.testing.assert_allclose(ng.b_N / ng.a_N, x.var(), rtol=1e-3)
+
+
+def test_every_prior_is_a_conjugate_prior_whose_posterior_is_the_zero_data_update(rng, heights, height_weight):
+    """posterior(x) == as_posterior().update(x); prior sample/predictive == the N = 0 posterior's."""
+    cases = [(NormalMeanKnownVariance(160.0, 15.0, 8.0), heights), (GammaPrecisionKnownMean(171.0, 2.0, 50.0), heights),
+             (NormalGamma(160.0, 0.5, 2.0, 60.0), heights),
+             (NormalWishart([165.0, 65.0], 2.0, np.diag([1 / 400, 1 / 900]), 4.0), height_weight)]
+    for prior, x in cases:
+        assert isinstance(prior, ConjugatePrior)
+        post, zero = prior.posterior(x), prior.as_posterior()
+        assert post.n_obs == x.shape[0] and zero.n_obs == 0
+        for key, value in vars(zero.update(x)).items():
+            np.testing.assert_array_equal(getattr(post, key), value)
+        draws = [prior.sample(np.random.default_rng(3), 5), zero.sample(np.random.default_rng(3), 5)]
+        for got, want in zip(*(d if isinstance(d, tuple) else (d,) for d in draws)):  # NamedTuple or array
+            np.testing.assert_array_equal(got, want)
+        np.testing.assert_array_equal(prior.predictive().logpdf(x[:3]), zero.predictive().logpdf(x[:3]))
+
+
+# --------------------------------------------------------------------------- data-scaled weak priors
+
+#: By hand: mean 124 -> 120 (2 significant digits); deviations ±2, ±6, so sd = √(80/4) = √20 ≈ 4.47 -> 4.
+HAND_X = np.array([118.0, 122.0, 126.0, 130.0])
+#: Second column: mean 4 -> 4; deviations ±1, ±3, so sd = √(20/4) = √5 ≈ 2.24 -> 2.
+HAND_Y = np.column_stack([HAND_X, [1.0, 3.0, 5.0, 7.0]])
+
+
+@pytest.mark.parametrize("value, digits, expected", [(173.95, 2, 170.0), (0.0347, 2, 0.035), (-4.47, 1, -4.0),
+                                                     (96.0, 1, 100.0), (2.236, 1, 2.0), (0.0, 2, 0.0)])
+def test_round_sig(value, digits, expected):
+    assert round_sig(value, digits) == expected
+
+
+def test_weak_from_data_univariate_by_hand():
+    nm = NormalMeanKnownVariance.weak_from_data(HAND_X)
+    assert (nm.mu0, nm.sigma0) == (120.0, 12.0)  # μ ~ N(m, (3s)²)
+    assert nm.sigma == pytest.approx(np.sqrt(20.0), rel=1e-15)  # σ fixed at σ_ML
+    gp = GammaPrecisionKnownMean.weak_from_data(HAND_X)
+    assert (gp.mu, gp.a0, gp.b0) == (124.0, 2.0, 32.0)  # μ = x̄ (not rounded); E[τ] = a0/b0 = 1/s²
+    ng = NormalGamma.weak_from_data(HAND_X)
+    assert (ng.mu0, ng.kappa0, ng.a0, ng.b0) == (120.0, 1.0, 2.0, 32.0)
+    assert ng.as_posterior().marginal_tau().mean() == pytest.approx(1 / 16)
+
+
+def test_weak_from_data_normal_wishart_by_hand():
+    nw = NormalWishart.weak_from_data(HAND_Y)
+    np.testing.assert_array_equal(nw.m0, [120.0, 4.0])
+    assert (nw.beta0, nw.nu0, nw.D) == (1.0, 4.0, 2)  # ν0 = D + 2
+    np.testing.assert_allclose(nw.W0, np.diag([1 / 16, 1 / 4]) / 4, rtol=1e-15)
+    np.testing.assert_allclose(nw.as_posterior().mean_Lambda, np.diag([1 / 16, 1 / 4]), rtol=1e-15)  # diag(1/s²)
+
+
+def test_weak_from_data_follows_the_units():
+    """Data in metres instead of centimetres: every location and scale divides by 100."""
+    cm, m = NormalGamma.weak_from_data(HAND_X), NormalGamma.weak_from_data(HAND_X / 100)
+    assert m.mu0 == pytest.approx(cm.mu0 / 100) and m.b0 == pytest.approx(cm.b0 / 100**2)
+    nw_cm, nw_m = NormalWishart.weak_from_data(HAND_Y), NormalWishart.weak_from_data(HAND_Y / 100)
+    np.testing.assert_allclose(nw_m.W0, nw_cm.W0 * 100**2, rtol=1e-12)
+
+
+@pytest.mark.parametrize("make, match", [
+    (lambda: NormalGamma.weak_from_data([3.0, 3.0, 3.0]), "constant"),
+    (lambda: NormalMeanKnownVariance.weak_from_data([3.0]), "at least 2"),
+    (lambda: GammaPrecisionKnownMean.weak_from_data(HAND_Y), "1-D"),
+    (lambda: NormalWishart.weak_from_data(np.column_stack([HAND_X, np.ones(4)])), "constant column"),
+    (lambda: NormalWishart.weak_from_data(HAND_X), "2-D"),
+])
+def test_weak_from_data_refuses_data_without_a_scale(make, match):
+    with pytest.raises(DataError, match=match):
+        make()
 
 
 # --------------------------------------------------------------------------- bad input

@@ -4,6 +4,8 @@ tie-out table has one row per check in summary.json."""
 import re
 import shutil
 import subprocess
+import sys
+import types
 
 import matplotlib
 
@@ -81,14 +83,23 @@ def test_report_is_self_contained_and_escaped(tmp_path):
     assert "Failed checks" in page
 
 
-def test_report_one_sided_bounds_and_docstrings():
-    from analyses.report import _doc_html, _tolerance_cell
-
-    bound = {"reference": "bound <= 1.01", "tolerance": 0.0, "abs_error": 0.0, "passed": True}
-    assert _tolerance_cell(bound) == "≤ 1.01"
-    doc = "Intro line\ncontinued with ``code`` and :func:`models.gmm.f`.\n\n1. first\n   wrapped\n2. **second**"
-    assert _doc_html(doc) == ("<p>Intro line continued with <code>code</code> and <code>models.gmm.f</code>.</p>"
-                              "<p>1. first wrapped<br>2. <strong>second</strong></p>")
+def test_report_shows_bounds_docstrings_and_options(tmp_path, monkeypatch):
+    """Through render_report: a one-sided bound's cell, a module docstring as paragraphs (hard-wrapped
+    lines joined, numbered items on new lines, ``code`` and **bold**), and the options it ran with."""
+    module = types.ModuleType("analyses.alpha")
+    module.TITLE = "Alpha"
+    module.__doc__ = "Intro line\ncontinued with ``code`` and :func:`models.gmm.f`.\n\n1. first\n   wrapped\n2. **second**"
+    monkeypatch.setitem(sys.modules, "analyses.alpha", module)
+    summary = _fake_run(tmp_path)
+    summary["checks"].append({"analysis": "alpha", "dataset": "d", "quantity": "min bulk ESS", "method": "NUTS",
+                              "reference": "bound >= 400", "value": 812.0, "reference_value": 400.0,
+                              "abs_error": 0.0, "tolerance": 0.0, "passed": True})
+    summary["settings"]["options"] = {"alpha": {"covariance_type": "diag"}}
+    page = render_report(summary, tmp_path)
+    assert '<td class="num tol">≥ 400' in page
+    assert ("<p>Intro line continued with <code>code</code> and <code>models.gmm.f</code>.</p>"
+            "<p>1. first wrapped<br>2. <strong>second</strong></p>") in page
+    assert "options <code>covariance_type = diag</code>" in page and page.count("options <code>") == 1
 
 
 def test_report_in_headless_chromium(tmp_path):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from analyses._runner import main
+from analyses.runner import main
 
 ANALYSES = ["closed_forms", "height_mle"]
 

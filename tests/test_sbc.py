@@ -68,7 +68,8 @@ def test_thin_draws_interleaves_chains():
 # The prior is sampled, data simulated, and the *closed-form* posterior's exact draws ranked. A wrong
 # posterior formula (e.g. a missing factor in b_N) makes ranks non-uniform; a correct one passes.
 
-from models.conjugate import GammaPrecisionKnownMean, NormalGamma, NormalMeanKnownVariance, NormalWishart  # noqa: E402
+from models.conjugate import GammaPrecisionKnownMean, NormalGamma, NormalMeanKnownVariance  # noqa: E402
+from models.conjugate_mvn import NormalWishart  # noqa: E402
 
 N_OBS = 8
 

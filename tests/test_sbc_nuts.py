@@ -109,7 +109,7 @@ def test_sbc_analysis_quick_run_passes_and_writes_its_figures(tmp_path):
     """``python -m analyses sbc --quick`` through the runner (about 90 s: 30 NUTS simulations per
     family and ~30 s of compilation): every χ² check passes (p > 0.001), one check per ranked
     scalar (4 exact cases with 1 + 1 + 2 + 5 scalars, NUTS 2 + 5 + 6), seed and settings recorded."""
-    from analyses._runner import OPT_IN_ANALYSES, main
+    from analyses.runner import OPT_IN_ANALYSES, main
 
     assert "sbc" in OPT_IN_ANALYSES
     out = tmp_path / "results"

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from models.conjugate import GammaPrecisionKnownMean, NormalGamma, NormalMeanKnownVariance, NormalWishart
+from models.conjugate import GammaPrecisionKnownMean, NormalGamma, NormalMeanKnownVariance
+from models.conjugate_mvn import NormalWishart
 from models.sequential import (
     online_mean,
     robbins_monro_mean,

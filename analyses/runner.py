@@ -4,10 +4,18 @@ An analysis is a module in this package with
 
 * ``TITLE`` — one line saying what it shows;
 * ``run(ctx: Context) -> None`` — does the work, records every comparison with
-  :meth:`Context.check`, saves figures/posteriors through the context (atomically).
+  :meth:`Context.check`, saves figures/posteriors through the context (atomically);
+* optionally ``add_arguments(parser)`` — declares the analysis' own options with argparse's
+  ``add_argument`` (numpyro's examples do the same). The runner lists them under the analysis'
+  name in ``--help``, validates them (a bad ``choices`` value exits 2 before anything runs),
+  refuses one whose analysis is not being run, hands the values to the analysis as
+  ``ctx.options`` (a dict: ``ctx.options["covariance_type"]``, defaults filled in) and records
+  them in summary.json under ``settings["options"][name]``. Building the command line therefore
+  imports every analysis module.
 
 ``python -m analyses`` runs :data:`DEFAULT_ANALYSES`; ``python -m analyses NAME ...`` runs
-some (opt-in ones such as ``benchmark`` included); each module also runs as a script.
+some (opt-in ones such as ``benchmark`` included); each module also runs as a script,
+``python analyses/NAME.py [options]``. Analyses share helpers through :mod:`analyses.common`.
 Exit status: 0 all checks passed, 1 a check failed, 2 bad input (message, no traceback).
 """
 
@@ -57,6 +65,9 @@ class Settings:
     quick: bool = False
     out: Path = Path("results")
     data: str | None = None
+    #: Per-analysis option values, {analysis: {dest: value}} (``main`` passes every option of the
+    #: analyses being run; ``run_analyses`` fills in the defaults of any missing, :func:`option_defaults`).
+    options: dict[str, dict] = field(default_factory=dict)
     #: PyMC's progress bars while sampling: on for an interactive full run (``main`` decides), off
     #: in --quick runs, tests and logs. Display only, so not recorded in summary.json.
     progressbar: bool = False
@@ -89,6 +100,8 @@ class Context:
 
     name: str
     settings: Settings
+    #: This analysis' options, {dest: value} (see ``add_arguments`` in the module docstring).
+    options: dict = field(default_factory=dict)
     checks: list[Check] = field(default_factory=list)
     extra: dict = field(default_factory=dict)
 
@@ -195,8 +208,26 @@ def versions() -> dict:
     return out
 
 
-def _parser(prog: str) -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog=prog, description="Run the analyses and tie every estimate out against its closed form.")
+def load_analysis(name: str):
+    if name not in DEFAULT_ANALYSES + OPT_IN_ANALYSES:
+        raise DataError(f"unknown analysis {name!r}; choose from {DEFAULT_ANALYSES + OPT_IN_ANALYSES} (see --list).")
+    return importlib.import_module(f"analyses.{name}")
+
+
+def option_defaults(module) -> dict:
+    """{dest: default} of an analysis module's own options (empty when it has no ``add_arguments``)."""
+    if not hasattr(module, "add_arguments"):
+        return {}
+    parser = argparse.ArgumentParser(add_help=False)
+    module.add_arguments(parser)
+    return vars(parser.parse_args([]))
+
+
+def _parser(prog: str) -> tuple[argparse.ArgumentParser, dict[str, str]]:
+    """The command line, every analysis' options included; and {option dest: analysis name}."""
+    # No abbreviations: with options from many analyses, one that is unique today may not be tomorrow.
+    p = argparse.ArgumentParser(prog=prog, allow_abbrev=False,
+                                description="Run the analyses and tie every estimate out against its closed form.")
     p.add_argument("names", nargs="*", help="analyses to run (default: all of --list except opt-in ones)")
     p.add_argument("--list", action="store_true", help="list the analyses and exit")
     p.add_argument("--quick", action="store_true", help="small draws and grids (for tests and a first look)")
@@ -204,18 +235,32 @@ def _parser(prog: str) -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, default=Settings.out, help="output folder (default %(default)s)")
     p.add_argument("--data", default=None,
                    help="a data file (CSV with header, or whitespace .txt) to use instead of the shipped data set")
-    return p
+    owners = {}
+    for name in DEFAULT_ANALYSES + OPT_IN_ANALYSES:
+        module = load_analysis(name)
+        if hasattr(module, "add_arguments"):
+            module.add_arguments(p.add_argument_group(f"{name} options", f"used only when {name} runs"))
+            owners |= dict.fromkeys(option_defaults(module), name)
+    return p, owners
 
 
-def load_analysis(name: str):
-    if name not in DEFAULT_ANALYSES + OPT_IN_ANALYSES:
-        raise DataError(f"unknown analysis {name!r}; choose from {DEFAULT_ANALYSES + OPT_IN_ANALYSES} (see --list).")
-    return importlib.import_module(f"analyses.{name}")
+def _given_options(parser: argparse.ArgumentParser, owners: dict[str, str], argv: list[str] | None) -> set[str]:
+    """The analysis options (dests) that ``argv`` sets, whatever their value: parsed once more
+    with those options defaulting to a marker. Changes ``parser``'s defaults; call it last."""
+    parser.set_defaults(**dict.fromkeys(owners, argparse.SUPPRESS))
+    return {dest for dest, value in vars(parser.parse_args(argv)).items()
+            if dest in owners and value is not argparse.SUPPRESS}
 
 
 def run_analyses(names: list[str], settings: Settings) -> dict:
-    """Run analyses, write ``<out>/summary.json``, return the summary dict."""
+    """Run analyses, write ``<out>/summary.json``, return the summary dict.
+
+    Each analysis gets its options from ``settings.options[name]``, with the defaults of those
+    not given; summary.json records them under ``settings["options"]``.
+    """
     modules = [load_analysis(n) for n in names]  # unknown names fail before anything runs
+    options = {name: option_defaults(module) | settings.options.get(name, {})
+               for name, module in zip(names, modules)}
     if settings.data:  # a missing or malformed --data file fails before anything runs or is written
         ds = load_dataset(settings.data)
         print(f"data: {ds.name} ({ds.values.shape[0]} rows; columns {', '.join(ds.columns)})", flush=True)
@@ -225,7 +270,7 @@ def run_analyses(names: list[str], settings: Settings) -> dict:
     for i, (name, module) in enumerate(zip(names, modules), start=1):
         print(f"[{name}] ({i}/{len(names)}) {module.TITLE}", flush=True)
         start = time.perf_counter()
-        ctx = Context(name=name, settings=settings)
+        ctx = Context(name=name, settings=settings, options=options[name])
         with threadpool_limits(limits=1, user_api="blas"):  # see models.fitting.sample_nuts
             module.run(ctx)
         timings[name] = round(time.perf_counter() - start, 2)
@@ -239,7 +284,8 @@ def run_analyses(names: list[str], settings: Settings) -> dict:
         "checks": [c.as_dict() for c in checks],
         "seed": settings.seed,
         "versions": versions(),
-        "settings": settings.as_dict() | {"analyses": names},
+        "settings": settings.as_dict() | {"analyses": names,
+                                          "options": {name: opts for name, opts in options.items() if opts}},
         "analyses": extras,
         "timings_seconds": timings,
     }
@@ -283,15 +329,26 @@ def print_table(summary: dict, out: Path) -> None:
 
 
 def main(argv: list[str] | None = None, prog: str = "python -m analyses") -> int:
-    args = _parser(prog).parse_args(argv)
+    parser, owners = _parser(prog)
+    args = parser.parse_args(argv)  # --help, and a bad option value, exit here (0 / 2)
     if args.list:
         for name in DEFAULT_ANALYSES + OPT_IN_ANALYSES:
             tag = " (opt-in)" if name in OPT_IN_ANALYSES else ""
             print(f"{name:<18} {importlib.import_module(f'analyses.{name}').TITLE}{tag}")
         return 0
-    settings = Settings(seed=args.seed, quick=args.quick, out=args.out, data=args.data,
-                        progressbar=sys.stdout.isatty() and not args.quick)
     names = args.names or list(DEFAULT_ANALYSES)
+    stray = sorted(dest for dest in _given_options(parser, owners, argv) if owners[dest] not in names)
+    if stray:
+        dest = stray[0]
+        print(f"error: --{dest.replace('_', '-')} is an option of {owners[dest]}, which is not being run; "
+              f"add {owners[dest]} to the analyses or drop the option.", file=sys.stderr)
+        return 2
+    options = {}
+    for dest, name in owners.items():
+        if name in names:
+            options.setdefault(name, {})[dest] = getattr(args, dest)
+    settings = Settings(seed=args.seed, quick=args.quick, out=args.out, data=args.data, options=options,
+                        progressbar=sys.stdout.isatty() and not args.quick)
     try:
         summary = run_analyses(names, settings)
     except (DataError, FileNotFoundError) as exc:

@@ -1,0 +1,106 @@
+"""analyses.common: the helpers every analysis shares — labels and units, data loading, grids,
+histogram bins, the σ density, and the Monte Carlo checks against exact values."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import xarray as xr
+from scipy import integrate
+
+from analyses.common import (
+    axis_label,
+    check_map,
+    check_moments,
+    grid_for,
+    histogram_bins,
+    load_faithful,
+    load_gaussian_data,
+    sigma_density,
+    unit_of,
+)
+from analyses.runner import Context, Settings
+from models.conjugate import NormalGamma
+
+
+def _ctx(data=None):
+    return SimpleNamespace(settings=SimpleNamespace(data=data), log=lambda message: None)
+
+
+@pytest.mark.parametrize("column, keep_unnamed, label", [
+    ("eruptions_min", False, "eruptions (min)"),
+    ("body_fat_pct", False, "body fat (pct)"),
+    ("male", False, "male"),
+    ("col0", False, "column 0 (data units)"),
+    ("col0", True, "col0"),
+    ("height_cm", True, "height (cm)"),
+])
+def test_axis_label(column, keep_unnamed, label):
+    assert axis_label(column, keep_unnamed=keep_unnamed) == label
+
+
+def test_unit_of():
+    assert unit_of("height (cm)") == "cm" and unit_of("column 0 (data units)") == "data units"
+    assert unit_of("col0") == "units"
+
+
+def test_load_gaussian_data_shipped_and_user_file(tmp_path):
+    s, t = load_gaussian_data(_ctx())
+    assert (s.name, s.label, s.values.shape) == ("heights", "height (cm)", (1050,))
+    assert (t.name, t.columns, t.labels) == ("bdims", ("height_cm", "weight_kg"), ("height (cm)", "weight (kg)"))
+    path = tmp_path / "one.txt"
+    path.write_text("1.0\n2.5\n4.0\n")
+    s, t = load_gaussian_data(_ctx(str(path)))
+    assert s.label == "col0" and t is None  # header-less columns keep their name in the Gaussian analyses
+
+
+def test_load_faithful_recognises_the_books_file(tmp_path):
+    shipped = load_faithful(_ctx())
+    assert shipped.is_book_faithful and shipped.labels == ("eruptions (min)", "waiting (min)")
+    path = tmp_path / "old_faithful.txt"
+    np.savetxt(path, shipped.values)
+    again = load_faithful(_ctx(str(path)))
+    assert again.is_book_faithful and again.columns == shipped.columns
+    np.savetxt(path, shipped.values[:-1])
+    assert not load_faithful(_ctx(str(path))).is_book_faithful
+
+
+def test_grid_for_covers_the_data_with_a_margin():
+    x = np.array([[0.0, 10.0], [2.0, 30.0]])
+    gx, gy, pts = grid_for(x, n=5, pad=0.1)
+    assert gx.shape == gy.shape == (5, 5) and pts.shape == (25, 2)
+    np.testing.assert_allclose([gx.min(), gx.max(), gy.min(), gy.max()], [-0.2, 2.2, 8.0, 32.0])
+    np.testing.assert_array_equal(pts[:, 0], gx.ravel())
+
+
+def test_histogram_bins_centre_rounded_data_on_its_grid():
+    rng = np.random.default_rng(0)
+    rounded = np.round(rng.normal(170.0, 7.0, 500))
+    edges = histogram_bins(rounded)
+    np.testing.assert_allclose(edges % 1.0, 0.5)  # every whole number sits in the middle of a bin
+    assert edges[0] <= rounded.min() and edges[-1] >= rounded.max()
+    assert histogram_bins(rng.normal(size=500)) == 40  # continuous data: a plain count
+
+
+def test_sigma_density_is_the_density_of_tau_to_the_minus_half():
+    post = NormalGamma(0.0, 1.0, 6.0, 5.0).as_posterior()
+    total = integrate.quad(lambda s: sigma_density(post, np.array([s]))[0], 1e-6, 50.0)[0]
+    mean = integrate.quad(lambda s: s * sigma_density(post, np.array([s]))[0], 1e-6, 50.0)[0]
+    assert total == pytest.approx(1.0, abs=1e-9) and mean == pytest.approx(post.mean_sigma, rel=1e-9)
+
+
+def test_check_moments_passes_exact_values_and_fails_wrong_ones():
+    draws = xr.DataArray(np.random.default_rng(1).normal(2.0, 3.0, size=(2, 2000)), dims=("chain", "draw"))
+    ctx = Context("t", Settings())
+    check_moments(ctx, "x", draws, 2.0, 3.0, reference="truth", dataset="d")
+    check_moments(ctx, "y", draws, 2.5, 3.0, reference="truth", dataset="d")  # 0.5 is ~7 standard errors
+    assert [c.passed for c in ctx.checks] == [True, True, False, True]
+    assert ctx.checks[0].method == "NUTS (4000 draws)" and ctx.checks[0].quantity == "x: posterior mean"
+
+
+def test_check_map_returns_the_relative_error():
+    ctx = Context("t", Settings())
+    assert check_map(ctx, "q", [1.0, 2.0 + 2e-7], [1.0, 2.0], dataset="d", reference="r") == pytest.approx(1e-7)
+    assert ctx.checks[0].passed and ctx.checks[0].tolerance == pytest.approx(2e-6)
