@@ -28,8 +28,8 @@ ROOT = Path(__file__).resolve().parents[1]
 LAYERS: dict[str, tuple[str, ...]] = {
     "inputs": ("validation", "io", "data", "datasets", "extract_rdatasets"),
     "closed forms": ("gaussian", "linear_gaussian", "conjugate", "conjugate_mvn", "sequential", "gmm", "em",
-                     "gmm_spec", "gmm_metrics"),
-    "builders": ("gaussian_models", "gmm_builders"),
+                     "gmm_spec", "gmm_metrics", "gmm_vb"),
+    "builders": ("gaussian_models", "gmm_builders", "gmm_vb_model"),
     "fitting": ("fitting", "gmm_fitting", "gmm_advi", "sbc"),
 }
 NUMPY_ONLY_LAYERS = ("inputs", "closed forms")
