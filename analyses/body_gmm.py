@@ -24,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.figure import Figure
 
-from analyses.common import CATEGORY_COLORS, axis_label, density_contour
+from analyses.common import CATEGORY_COLORS, axis_label, density_contour, round_off
 from models import gmm, gmm_metrics
 from models.data import load_dataset
 from models.em import fit_em
@@ -113,28 +113,31 @@ def run(ctx) -> None:
         fit_c = fit_gmm_map(gmm_complete_data_model(x, z, 2, columns=columns), start=None, gtol=1e-9)
         method = "MAP of gmm_complete_data_model (flat priors, BFGS)"
         reference = "closed-form complete-data MLE (models.gmm)"
+        converged = "1e-6 relative: optimizer convergence (BFGS gtol 1e-9)"
         ctx.check("complete data: weights", fit_c.weights, w_c, method=method, reference=reference, rtol=1e-6,
-                  dataset=name)
+                  dataset=name, basis=converged, probability=True)
         ctx.check("complete data: means", fit_c.means, mu_c, method=method, reference=reference, rtol=1e-6,
-                  dataset=name)
+                  dataset=name, basis=converged)
         ctx.check("complete data: covariances", fit_c.covariances, cov_c, method=method, reference=reference,
-                  rtol=1e-6, dataset=name)
+                  rtol=1e-6, dataset=name, basis=converged)
         complete = (w_c, mu_c, cov_c)
 
     em = fit_em(x, 2, seed=ctx.seed, tol=1e-12, max_iter=50_000, reg_covar=0.0)
     fit_m = fit_gmm_map(gmm_marginal_model(x, 2, priors="flat", columns=columns), start="kmeans++", seed=ctx.seed,
                         gtol=1e-9)
     method, reference = "MAP of gmm_marginal_model (flat priors)", "EM MLE (k-means++, tol 1e-12)"
+    converged = "optimizer convergence (BFGS gtol 1e-9, EM tol 1e-12)"
     ctx.check("marginal: log-likelihood", fit_m.log_likelihood, em.log_likelihood, method=method,
-              reference=reference, rtol=RTOL_LOGLIK, dataset=name)
+              reference=reference, rtol=RTOL_LOGLIK, dataset=name, basis=f"{RTOL_LOGLIK:g} relative: {converged}")
     perm = gmm_metrics.match_components(em.means / scale, fit_m.means / scale)
+    params = f"{ATOL_PARAMS_STD:g} standardized: {converged}"
     ctx.check("marginal: weights", fit_m.weights[perm], em.weights, method=method, reference=reference,
-              atol=ATOL_PARAMS_STD, dataset=name)
+              atol=ATOL_PARAMS_STD, dataset=name, basis=params, probability=True)
     ctx.check("marginal: means / sd", fit_m.means[perm] / scale, em.means / scale, method=method,
-              reference=reference, atol=ATOL_PARAMS_STD, dataset=name, note="standardized units")
+              reference=reference, atol=ATOL_PARAMS_STD, dataset=name, note="standardized units", basis=params)
     ctx.check("marginal: covariances / (sd sdᵀ)", fit_m.covariances[perm] / np.outer(scale, scale),
               em.covariances / np.outer(scale, scale), method=method, reference=reference, atol=ATOL_PARAMS_STD,
-              dataset=name, note="standardized units")
+              dataset=name, note="standardized units", basis=params)
 
     resp = gmm.responsibilities(x, fit_m.weights, fit_m.means, fit_m.covariances)
     clusters = np.argmax(resp, axis=1)
@@ -145,11 +148,13 @@ def run(ctx) -> None:
         at_complete = gmm.gmm_log_likelihood(x, *complete)
         ctx.check_bound("marginal log-likelihood: maximum minus value at the complete-data MLE",
                         fit_m.log_likelihood - at_complete, 0.0, kind=">=", method="models.gmm.gmm_log_likelihood",
-                        dataset=name, note="the marginal MLE maximizes the marginal likelihood")
+                        dataset=name, note="the marginal MLE maximizes the marginal likelihood",
+                        basis="theorem: the MLE maximizes the likelihood")
         ari = adjusted_rand_index(clusters, z)
         ctx.check("adjusted Rand index, MAP clusters vs sex", ari, rand_index_by_pairs(clusters, z),
                   method="contingency table (models.gmm_metrics.adjusted_rand_index)",
-                  reference="direct count over all N(N-1)/2 pairs", rtol=1e-12, dataset=name)
+                  reference="direct count over all N(N-1)/2 pairs", rtol=1e-12, dataset=name,
+                  basis=round_off(1e-12))
         match = gmm_metrics.match_components(mu_c / scale, fit_m.means / scale)      # cluster match[k] ~ sex k
         wrong = match[z] != clusters
         error_rate = float(np.mean(wrong))

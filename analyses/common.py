@@ -26,6 +26,11 @@ RTOL_EXACT = 1e-12
 #: MAP with flat priors against the closed-form MLE.
 RTOL_MAP = 1e-6
 
+
+def round_off(rtol: float) -> str:
+    """The ``basis`` of a float-arithmetic tie-out: ``"1e-12 relative: round-off"``."""
+    return f"{rtol:g} relative: round-off"
+
 #: Colours of the Gaussian figures, one per source of an estimate: the data, the closed form,
 #: PyMC's NUTS, MAP, and one more.
 METHOD_COLORS = {"data": "#c9d6e8", "exact": "#1d3557", "nuts": "#e76f51", "map": "#2a9d8f", "extra": "#8d5a97"}
@@ -205,7 +210,8 @@ def gate(ctx, label: str, idata, *, var_names=None, exclude=(), dataset: str = "
 def check_pareto_k(ctx, label: str, loo, *, dataset: str = "") -> None:
     """LOO reliability: the largest Pareto k must be <= 0.7 (Vehtari et al. 2017)."""
     ctx.check_bound(f"{label}: max Pareto k (PSIS-LOO)", float(np.max(loo.pareto_k.values)), 0.7, kind="<=",
-                    method="arviz.loo", dataset=dataset, note="PSIS-LOO is reliable when every k <= 0.7")
+                    method="arviz.loo", dataset=dataset, note="PSIS-LOO is reliable when every k <= 0.7",
+                    basis="PSIS reliability threshold 0.7 (Vehtari et al. 2017)")
 
 
 # --------------------------------------------------------------------------- NUTS against closed forms
@@ -219,7 +225,7 @@ def check_moments(ctx, label: str, draws, mean, sd, *, reference: str, dataset: 
     for moment, exact, mcse in (("mean", mean, got["mcse_mean"]), ("sd", sd, got["mcse_sd"])):
         ctx.check(f"{label}: posterior {moment}", got[moment], exact, method=f"{method} ({n} draws)",
                   reference=reference, atol=Z_MC * float(np.max(mcse)), dataset=dataset,
-                  note=f"{Z_MC:g} Monte Carlo standard errors (ArviZ mcse_{moment})")
+                  note=f"{Z_MC:g} Monte Carlo standard errors (ArviZ mcse_{moment})", basis=f"{Z_MC:g} MCSE")
 
 
 def check_quantiles(ctx, label: str, draws, dist, *, reference: str, dataset: str,
@@ -236,7 +242,7 @@ def check_quantiles(ctx, label: str, draws, dist, *, reference: str, dataset: st
     for p, g, e, m in zip(probs, got, exact, mcse):
         ctx.check(f"{label}: {100 * p:g} % quantile", g, e, method=f"NUTS posterior predictive ({values.size} draws)",
                   reference=reference, atol=Z_MC * m, dataset=dataset,
-                  note=f"{Z_MC:g} Monte Carlo standard errors (ArviZ quantile mcse)")
+                  note=f"{Z_MC:g} Monte Carlo standard errors (ArviZ quantile mcse)", basis=f"{Z_MC:g} MCSE")
 
 
 def check_probability(ctx, label: str, indicator, exact: float, *, reference: str, dataset: str) -> None:
@@ -244,7 +250,22 @@ def check_probability(ctx, label: str, indicator, exact: float, *, reference: st
     got = posterior_moment_errors(indicator.astype(float))
     ctx.check(label, got["mean"], exact, method=f"NUTS posterior predictive ({indicator.size} draws)",
               reference=reference, atol=Z_MC * float(got["mcse_mean"]) + 1e-12, dataset=dataset,
-              note=f"{Z_MC:g} Monte Carlo standard errors")
+              note=f"{Z_MC:g} Monte Carlo standard errors", basis=f"{Z_MC:g} MCSE", probability=True)
+
+
+def check_ks(ctx, quantity: str, draws, dist, *, alpha: float, method: str, reference: str, dataset: str) -> float:
+    """Independent draws (n,) against a continuous law ``dist`` (a frozen scipy distribution): the
+    Kolmogorov–Smirnov distance sup|ECDF − F| must not exceed the exact critical value at level
+    ``alpha`` (``scipy.stats.kstwo``). Returns the distance."""
+    from scipy import stats
+
+    draws = np.ravel(draws)
+    distance = float(stats.kstest(draws, dist.cdf).statistic)
+    crit = float(stats.kstwo(draws.size).ppf(1 - alpha))
+    ctx.check_bound(quantity, distance, crit, kind="<=", method=method, dataset=dataset, probability=True,
+                    basis=f"KS critical value, level {alpha:g}",
+                    note=f"Kolmogorov–Smirnov distance to {reference}, {draws.size} draws")
+    return distance
 
 
 def check_map(ctx, label: str, value, mle, *, dataset: str, reference: str) -> float:
@@ -252,5 +273,5 @@ def check_map(ctx, label: str, value, mle, *, dataset: str, reference: str) -> f
     largest relative error."""
     value, mle = np.asarray(value, float), np.asarray(mle, float)
     ctx.check(label, value, mle, method="MAP, flat priors (models.fitting.fit_map, BFGS)", reference=reference,
-              rtol=RTOL_MAP, dataset=dataset)
+              rtol=RTOL_MAP, dataset=dataset, basis=f"{RTOL_MAP:g} relative: optimizer convergence")
     return float(np.max(np.abs(value - mle)) / np.max(np.abs(mle)))

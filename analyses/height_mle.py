@@ -44,6 +44,7 @@ from analyses.common import (
     histogram_bins,
     load_gaussian_data,
     nuts_settings,
+    round_off,
     sigma_density,
     unit_of,
 )
@@ -96,10 +97,13 @@ def check_mle_map(ctx, s, lo: float, hi: float) -> dict:
     density = lambda v: float(np.exp(normal_logpdf([v], mu, sd))[0])  # noqa: E731
     quad_le = integrate.quad(density, mu - 40 * sd, lo, epsabs=1e-14, epsrel=1e-12, limit=200)[0]
     quad_gt = integrate.quad(density, hi, mu + 40 * sd, epsabs=1e-14, epsrel=1e-12, limit=200)[0]
+    quadrature = "1e-8 relative: adaptive quadrature (epsrel 1e-12) and round-off"
     ctx.check(f"P(x <= {lo:g}) under the fitted normal", p_le, quad_le, method="scipy.stats.norm.cdf",
-              reference="quadrature of models.gaussian.normal_logpdf", rtol=1e-8, dataset=ds)
+              reference="quadrature of models.gaussian.normal_logpdf", rtol=1e-8, dataset=ds, basis=quadrature,
+              probability=True)
     ctx.check(f"P(x > {hi:g}) under the fitted normal", p_gt, quad_gt, method="scipy.stats.norm.sf",
-              reference="quadrature of models.gaussian.normal_logpdf", rtol=1e-8, dataset=ds)
+              reference="quadrature of models.gaussian.normal_logpdf", rtol=1e-8, dataset=ds, basis=quadrature,
+              probability=True)
     if is_book_heights(x):
         ctx.log("the book's 25,000 heights: checking its printed figures")
         for key, value in (("mean", mu), ("sd", sd), ("p_le", p_le), ("p_gt", p_gt)):
@@ -107,7 +111,8 @@ def check_mle_map(ctx, s, lo: float, hi: float) -> dict:
             quantity = {"mean": "MLE μ", "sd": "MLE σ", "p_le": "P(x <= 160)", "p_gt": "P(x > 180)"}[key]
             ctx.check(f"{quantity} as the book prints it", value, printed, method="closed-form MLE",
                       reference="Deep Learning from Scratch 5, step 2", atol=half_digit, dataset=ds,
-                      note="half a unit of the book's last printed digit")
+                      note="half a unit of the book's last printed digit", basis="printed precision",
+                      probability=key.startswith("p_"))
 
     model = normal_model(x, "flat")
     point = fit_map(model)
@@ -123,9 +128,10 @@ def check_mle_map(ctx, s, lo: float, hi: float) -> dict:
     pymc_values = [float(loglik({"mu": m, "sigma_log__": np.log(v)})) for m, v in pts]
     ctx.check("PyMC log-likelihood at 4 (μ, σ)", pymc_values, [loglik_surface(x, m, v) for m, v in pts],
               method="model.compile_logp (flat model, observed x)", reference="sufficient-statistics formula",
-              rtol=1e-10, dataset=ds)
+              rtol=1e-10, dataset=ds, basis=round_off(1e-10))
     ctx.check("log-likelihood surface at the MLE", loglik_surface(x, mu, sd), normal_loglik(x, mu, sd),
-              method="sufficient-statistics formula", reference="models.gaussian.normal_loglik", rtol=1e-12, dataset=ds)
+              method="sufficient-statistics formula", reference="models.gaussian.normal_loglik", rtol=1e-12, dataset=ds,
+              basis=round_off(1e-12))
     return {"mu": mu, "sd": sd, "map": point, "model": model, "p_le": p_le, "p_gt": p_gt}
 
 

@@ -47,6 +47,7 @@ from analyses.common import (
     grid_for,
     load_gaussian_data,
     nuts_settings,
+    round_off,
     unit_of,
 )
 from models.conjugate_mvn import NormalWishart
@@ -96,30 +97,34 @@ def closed_forms(ctx, t: Table) -> dict:
     ctx.log(f"{ds}: N = {n}; MLE μ = {np.round(mu, 4).tolist()}, Σ_ML (÷N) = {np.round(cov, 4).tolist()}, "
             f"np.cov (÷N−1) = {np.round(book_cov, 4).tolist()}")
     ctx.check("np.cov (the book's 'MLE')", book_cov, unbiased_cov(y), method="numpy.cov(rowvar=False)",
-              reference="models.gaussian.unbiased_cov (÷N−1, PRML 2.125)", rtol=1e-12, dataset=ds)
+              reference="models.gaussian.unbiased_cov (÷N−1, PRML 2.125)", rtol=1e-12, dataset=ds,
+              basis=round_off(1e-12))
     ctx.check("np.cov / Σ_ML, every entry", book_cov / cov, np.full((2, 2), n / (n - 1)), method="ratio",
-              reference="N/(N−1)", rtol=1e-12, dataset=ds)
+              reference="N/(N−1)", rtol=1e-12, dataset=ds, basis=round_off(1e-12))
     if is_book_height_weight(y):
         ctx.log("the book's 25,000 x 2 file: checking its known figures")
         ctx.check("mean vector (book file)", mu, BOOK_MEAN, method="models.gaussian.mle_mean",
-                  reference="../shared/data/README.md", atol=BOOK_ATOL, dataset=ds, note="4 printed decimals")
+                  reference="../shared/data/README.md", atol=BOOK_ATOL, dataset=ds, note="4 printed decimals",
+                  basis="printed precision")
         ctx.check("MLE covariance ÷N (book file)", cov, BOOK_MLE_COV, method="models.gaussian.mle_cov",
-                  reference="../shared/data/README.md", atol=BOOK_ATOL, dataset=ds, note="4 printed decimals")
+                  reference="../shared/data/README.md", atol=BOOK_ATOL, dataset=ds, note="4 printed decimals",
+                  basis="printed precision")
 
     lam, Q = principal_axes(cov)
     rotated = (y - mu) @ Q  # row n is y_n = Qᵀ(x_n − μ)
     ctx.check("covariance of y = Qᵀ(x − μ)", mle_cov(rotated), np.diag(lam), method="rotate, then mle_cov",
-              reference="diag(λ₁, λ₂) (PRML 2.56)", atol=1e-10 * float(lam[0]), dataset=ds)
+              reference="diag(λ₁, λ₂) (PRML 2.56)", atol=1e-10 * float(lam[0]), dataset=ds,
+              basis="1e-10 λ₁: round-off")
     ctx.check("Σ_i y_i²/λ_i", np.sum(rotated**2 / lam, axis=1), mahalanobis_sq_chol(y, mu, cov),
               method="rotated coordinates (PRML 2.50)", reference="Cholesky Mahalanobis distance", rtol=1e-10,
-              dataset=ds)
+              dataset=ds, basis=round_off(1e-10))
 
     model = mvn_model(y, "flat", columns=[short(c) for c in t.labels])
     loglik = model.compile_logp(vars=[model["x"]], jacobian=False)
     chol = np.linalg.cholesky(cov)
     at_mle = float(loglik({"mu": mu, "chol_diag_log__": np.log(np.diag(chol)), "chol_offdiag": chol[1:, 0]}))
     ctx.check("PyMC log-likelihood at the MLE", at_mle, mvn_loglik(y, mu, cov), method="pm.MvNormal (flat model)",
-              reference="models.gaussian.mvn_loglik", rtol=1e-10, dataset=ds)
+              reference="models.gaussian.mvn_loglik", rtol=1e-10, dataset=ds, basis=round_off(1e-10))
     point = fit_map(model)
     err_mu = check_map(ctx, "MAP μ (flat prior) vs MLE", point["mu"], mu, dataset=ds, reference="x̄ (PRML 2.121)")
     err_cov = check_map(ctx, "MAP Σ (flat prior) vs MLE ÷N", point["Sigma"], cov, dataset=ds,
@@ -147,14 +152,16 @@ def fit_lkj(ctx, t: Table, cf: dict):
     post = idata.posterior
     names = [short(c) for c in t.labels]
     note = "Bernstein–von Mises: posterior mean − MLE is O(1/N), the posterior sd O(1/√N); tolerance one sd"
+    bvm = "1 posterior sd (Bernstein–von Mises)"
     for j, name in enumerate(names):
         d = post["mu"].isel(dim=j)
         ctx.check(f"LKJ: E[μ {name}] vs MLE", float(d.mean()), cf["mu"][j], method="NUTS posterior mean",
-                  reference="MLE", atol=float(d.std()), dataset=ds, note=note)
+                  reference="MLE", atol=float(d.std()), dataset=ds, note=note, basis=bvm)
     for i, j in ENTRIES:
         d = post["Sigma"].isel(dim=i, dim_b=j)
         ctx.check(f"LKJ: E[Σ {names[i]},{names[j]}] vs MLE", float(d.mean()), cf["cov"][i, j],
-                  method="NUTS posterior mean", reference="Σ_ML (÷N)", atol=float(d.std()), dataset=ds, note=note)
+                  method="NUTS posterior mean", reference="Σ_ML (÷N)", atol=float(d.std()), dataset=ds, note=note,
+                  basis=bvm)
     return idata
 
 

@@ -13,7 +13,13 @@
    * they follow their *exact* law — Irwin–Hall / N for the uniform, Gamma(N, 1/N) for the
      exponential — by a Kolmogorov–Smirnov test at level 0.001;
    * the exact law is within the Berry–Esseen bound 0.4748 ρ / (σ³ √N) of the CLT normal
-     (ρ = E|x − μ|³), and the simulated means are within that bound plus the KS allowance.
+     (ρ = E|x − μ|³) — checked only where the bound is below 1 (for Exp(1) at N = 1 it is
+     0.4748 (12/e − 2) ≈ 1.15, which no distance between distribution functions can exceed:
+     there the distance is logged, not checked);
+   * for the data file's empirical distribution, whose exact law is unknown, the simulated
+     means are within the Berry–Esseen bound plus the KS allowance of the CLT normal (where that
+     sum is below 1). For the uniform and the exponential this would follow from the two checks
+     above by the triangle inequality, so there it is a figure, not a check.
 
    The sums x_1 + ... + x_N (the book's second plot) are the means times N: N(Nμ, Nσ²).
 
@@ -144,17 +150,18 @@ def check_densities(ctx) -> dict:
         tag = f"N(μ = {m:g}, σ = {s:g})"
         ctx.check(f"{tag}: log-density on 20001 points", lp, normal_logpdf(grid, m, s), method="PyMC pm.logp(pm.Normal)",
                   reference="-½ln(2π) - ln σ - (x-μ)²/(2σ²) (models.gaussian)", rtol=1e-12, atol=1e-12,
-                  dataset="grid μ ± 12σ")
+                  dataset="grid μ ± 12σ", basis="1e-12 absolute + 1e-12 relative: round-off")
         p = np.exp(lp)
         total = np.trapezoid(p, grid)
         mean = np.trapezoid(grid * p, grid)
         var = np.trapezoid((grid - mean) ** 2 * p, grid)
+        quadrature = "quadrature: the trapezoid rule is exponentially accurate here, e^(-72) tails; round-off"
         ctx.check(f"{tag}: ∫ p(x) dx", total, 1.0, method="trapezoid rule, 20001 points", reference="1",
-                  atol=1e-10, dataset="grid μ ± 12σ")
+                  atol=1e-10, dataset="grid μ ± 12σ", basis=f"1e-10 {quadrature}")
         ctx.check(f"{tag}: mean ∫ x p(x) dx", mean, m, method="trapezoid rule", reference="μ", atol=1e-9 * s,
-                  dataset="grid μ ± 12σ")
+                  dataset="grid μ ± 12σ", basis=f"1e-9 σ {quadrature}")
         ctx.check(f"{tag}: variance", var, s * s, method="trapezoid rule", reference="σ²", rtol=1e-9,
-                  dataset="grid μ ± 12σ")
+                  dataset="grid μ ± 12σ", basis=f"1e-9 relative {quadrature}")
         curves[(m, s)] = (grid, p)
     return curves
 
@@ -189,7 +196,8 @@ def check_irwin_hall(ctx) -> None:
     for n in SAMPLE_SIZES:
         ctx.check(f"Irwin–Hall/N CDF, N = {n}", IrwinHallMean(n).cdf(m), stats.irwinhall(n, scale=1.0 / n).cdf(m),
                   method="alternating-sum formula", reference="scipy.stats.irwinhall", atol=1e-11,
-                  dataset="41 points in [0, 1]")
+                  dataset="41 points in [0, 1]", probability=True,
+                  basis="1e-11: round-off of the alternating sum (about 4 digits lost at N = 10)")
 
 
 def study_source(ctx, src: Source, trials: int, stream: int) -> dict:
@@ -204,29 +212,48 @@ def study_source(ctx, src: Source, trials: int, stream: int) -> dict:
         out["means"][n] = means
         se_mean = np.sqrt(src.var / n / trials)
         ctx.check(f"{src.name}, N = {n}: mean of the sample means", means.mean(), src.mean, method="simulation",
-                  reference="μ", atol=Z_MC * se_mean, dataset=ds, note=f"{Z_MC:g} standard errors")
+                  reference="μ", atol=Z_MC * se_mean, dataset=ds, note=f"{Z_MC:g} standard errors",
+                  basis=f"{Z_MC:g} SE (exact σ/√(N · trials))")
         c = means - means.mean()
         var = float(np.mean(c * c))
         se_var = np.sqrt((np.mean(c**4) - var**2) / trials)
         ctx.check(f"{src.name}, N = {n}: variance of the sample means", var, src.var / n, method="simulation",
-                  reference="σ²/N (CLT)", atol=Z_MC * se_var, dataset=ds, note=f"{Z_MC:g} standard errors")
+                  reference="σ²/N (CLT)", atol=Z_MC * se_var, dataset=ds, note=f"{Z_MC:g} standard errors",
+                  basis=f"{Z_MC:g} SE (fourth-moment estimate)")
         bound = src.berry_esseen(n)
         d_normal = float(stats.kstest(means, src.clt(n).cdf).statistic)
         out["ecdf_distance"][n] = d_normal
-        ctx.check_bound(f"{src.name}, N = {n}: sup|ECDF − Φ_CLT|", d_normal, bound + crit, kind="<=",
-                        method="simulation", dataset=ds,
-                        note=f"Berry–Esseen {bound:.4f} + KS allowance {crit:.4f} (level {KS_ALPHA:g})")
         if src.exact_mean_law is not None:
+            # The CLT against the exact law, with a Monte Carlo tolerance. (sup|ECDF − Φ_CLT| <=
+            # Berry–Esseen + KS allowance would follow from this check and the next one by the
+            # triangle inequality, so it is a logged figure here, not a check.)
             d_exact = float(stats.kstest(means, src.exact_mean_law(n).cdf).statistic)
             ctx.check_bound(f"{src.name}, N = {n}: KS distance to the exact law", d_exact, crit, kind="<=",
-                            method="simulation", dataset=ds,
+                            method="simulation", dataset=ds, probability=True,
+                            basis=f"KS critical value, level {KS_ALPHA:g}",
                             note=f"Kolmogorov–Smirnov at level {KS_ALPHA:g}; exact law of the mean is "
                                  + ("Irwin–Hall/N" if src.name == "uniform" else "Gamma(N, 1/N)"))
             d = exact_distance(src, n)
             out["exact_distance"][n] = d
-            ctx.check_bound(f"{src.name}, N = {n}: sup|F_exact − Φ_CLT|", d, bound, kind="<=",
-                            method="exact CDFs on an 8001-point grid", dataset=src.label,
-                            note=f"Berry–Esseen bound 0.4748 ρ/(σ³√N) = {bound:.4f}")
+            if bound < 1:
+                ctx.check_bound(f"{src.name}, N = {n}: sup|F_exact − Φ_CLT|", d, bound, kind="<=",
+                                method="exact CDFs on an 8001-point grid", dataset=src.label, probability=True,
+                                basis="theorem bound (Berry–Esseen, C = 0.4748)",
+                                note=f"Berry–Esseen bound 0.4748 ρ/(σ³√N) = {bound:.4f}")
+            else:
+                ctx.log(f"{src.name}, N = {n}: sup|F_exact − Φ_CLT| = {d:.4f}; the Berry–Esseen bound {bound:.4f} "
+                        ">= 1 says nothing about a distance between distribution functions (not a check)")
+        elif bound + crit < 1:
+            # No exact law (the empirical distribution of a data file): the ECDF is within the
+            # Berry–Esseen bound of the CLT normal, plus the KS allowance for the simulation.
+            ctx.check_bound(f"{src.name}, N = {n}: sup|ECDF − Φ_CLT|", d_normal, bound + crit, kind="<=",
+                            method="simulation", dataset=ds, probability=True,
+                            basis=f"theorem bound (Berry–Esseen) + KS critical value, level {KS_ALPHA:g}",
+                            note=f"Berry–Esseen {bound:.4f} + KS allowance {crit:.4f} (level {KS_ALPHA:g})")
+        else:
+            ctx.log(f"{src.name}, N = {n}: sup|ECDF − Φ_CLT| = {d_normal:.4f}; Berry–Esseen {bound:.4f} + KS "
+                    f"allowance {crit:.4f} >= 1 says nothing about a distance between distribution functions "
+                    "(not a check)")
     out["sums_first"] = draws
     return out
 

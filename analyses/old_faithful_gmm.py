@@ -13,6 +13,9 @@
 4. NUTS on the weakly-informative model (standardized data, ordered means), 2 chains: gated on
    R-hat/ESS/divergences; no label switching between chains; posterior means within 3 posterior
    sd of the MLE; PSIS-LOO Pareto k; posterior-predictive p-values of each feature's mean and sd.
+   The model NUTS samples is the seed's generative model with z summed out: ``pymc_extras.marginalize``
+   of :func:`models.gmm_builders.gmm_generative_model` has the same total log-density (priors
+   included) at the MAP and at 4 posterior draws, and the same per-point log-likelihood, to 1e-9.
 5. Responsibilities p(z_n = k | x) averaged over the posterior vs EM's at the MLE: within 3
    posterior sd of γ_nk for every point.
 
@@ -37,11 +40,13 @@ from analyses.common import (
     gate,
     grid_for,
     load_faithful,
+    round_off,
     unit_of,
 )
 from models import gmm, gmm_metrics
 from models.em import fit_em
-from models.gmm_builders import gmm_marginal_model
+from models.fitting import to_unconstrained
+from models.gmm_builders import gmm_generative_model, gmm_marginal_model
 from models.gmm_fitting import (
     fit_gmm_map,
     log_likelihood_function,
@@ -50,6 +55,7 @@ from models.gmm_fitting import (
     predictive_in_data_units,
     sample_gmm_posterior,
 )
+from models.gmm_spec import parameters_to_point
 
 TITLE = "Old Faithful GMM: the book's EM trace, EM from k-means++, MAP == MLE, NUTS posterior, responsibilities"
 
@@ -79,13 +85,13 @@ def book_em(ctx, t) -> dict:
     if t.is_book_faithful:
         ctx.check("book's first printed value (floored log(p + 1e-8))", floored, BOOK_TRACE[0],
                   method="models.gmm.gmm_logpdf at the book's start", reference="the book's em.py output", atol=5e-4,
-                  dataset=t.name, note="printed to 3 decimals")
+                  dataset=t.name, note="printed to 3 decimals", basis="printed precision")
         m = len(BOOK_TRACE)
         ctx.check("EM mean log-likelihood sequence", em.trace[1:m], BOOK_TRACE[1:],
                   method="models.em.fit_em (tol 1e-4)", reference="the book's em.py output", atol=5e-4,
-                  dataset=t.name, note="printed to 3 decimals")
+                  dataset=t.name, note="printed to 3 decimals", basis="printed precision")
         ctx.check("EM iterations to the book's tolerance", em.n_iter, m, method="models.em.fit_em",
-                  reference="the book's loop", atol=0, dataset=t.name)
+                  reference="the book's loop", atol=0, dataset=t.name, basis="exact: a count")
     else:
         ctx.log("the data are not the book's Old Faithful: the book's trace is not compared")
     return {"em": em, "printed": printed, "exact_first": float(em.trace[0])}
@@ -93,16 +99,57 @@ def book_em(ctx, t) -> dict:
 
 def same_fit(ctx, label, fit, ref, scale, dataset, method, reference):
     """Log-likelihood (relative) and parameters (standardized units) after matching components."""
+    converged = "optimizer convergence (BFGS gtol 1e-9, EM tol 1e-12)"
     ctx.check(f"{label}: log-likelihood", fit.log_likelihood, ref.log_likelihood, method=method, reference=reference,
-              rtol=RTOL_LOGLIK, dataset=dataset)
+              rtol=RTOL_LOGLIK, dataset=dataset, basis=f"{RTOL_LOGLIK:g} relative: {converged}")
     perm = gmm_metrics.match_components(ref.means / scale, fit.means / scale)
+    params = f"{ATOL_PARAMS_STD:g} standardized: {converged}"
     ctx.check(f"{label}: weights", fit.weights[perm], ref.weights, method=method, reference=reference,
-              atol=ATOL_PARAMS_STD, dataset=dataset)
+              atol=ATOL_PARAMS_STD, dataset=dataset, basis=params, probability=True)
     ctx.check(f"{label}: means / sd", fit.means[perm] / scale, ref.means / scale, method=method, reference=reference,
-              atol=ATOL_PARAMS_STD, dataset=dataset, note="standardized units")
+              atol=ATOL_PARAMS_STD, dataset=dataset, note="standardized units", basis=params)
     ctx.check(f"{label}: covariances / (sd sdᵀ)", fit.covariances[perm] / np.outer(scale, scale),
               ref.covariances / np.outer(scale, scale), method=method, reference=reference, atol=ATOL_PARAMS_STD,
-              dataset=dataset, note="standardized units")
+              dataset=dataset, note="standardized units", basis=params)
+
+
+def check_generative_equals_marginal(ctx, x, t, fit, idata, n_draws: int = 4) -> None:
+    """``pymc_extras.marginalize(gmm_generative_model(x, 2), ["z"])`` — the seed's model with the
+    labels summed out — against the fast marginal model NUTS samples (``gmm_marginal_model``,
+    weak priors): the total log-density (priors, likelihood and transform Jacobians) at the MAP
+    and at ``n_draws`` posterior draws, and the per-point log-likelihood at the same points, to
+    1e-9 relative."""
+    from pymc_extras import marginalize
+
+    # A fresh copy of the sampled model: after pm.sample_posterior_predictive (PyMC 5.28) the
+    # sampled model's compile_logp fails ("Cannot convert None to a tensor variable").
+    model = gmm_marginal_model(x, 2, columns=t.columns)
+    generative = gmm_generative_model(x, 2, columns=t.columns)
+    marginalized = marginalize(generative, ["z"])
+    marginalized.gmm_spec = generative.gmm_spec
+    rvs = {v.name: marginalized.values_to_rvs[v] for v in marginalized.value_vars}
+
+    def values(point):  # constrained point -> the value variables compile_logp takes
+        return {name: to_unconstrained(marginalized.rvs_to_transforms[rv], np.asarray(point[rv.name], dtype=float))
+                for name, rv in rvs.items()}
+
+    post = idata.posterior
+    picks = np.linspace(0, post.sizes["chain"] * post.sizes["draw"] - 1, n_draws).round().astype(int)
+    stacked = post[[rv.name for rv in rvs.values()]].stack(sample=("chain", "draw"))
+    points = [parameters_to_point(model.gmm_spec, fit.weights, fit.means, fit.covariances)]
+    points += [{name: stacked[name].isel(sample=i).values for name in stacked.data_vars} for i in picks]
+    total_generative, total_fast = marginalized.compile_logp(), model.compile_logp()
+    ll_generative, ll_fast = log_likelihood_function(marginalized), log_likelihood_function(model)
+    method = "pymc_extras.marginalize(gmm_generative_model(x, 2), ['z'])"
+    reference = "gmm_marginal_model (weak priors; the model NUTS samples)"
+    kw = {"method": method, "reference": reference, "rtol": 1e-9, "dataset": t.name, "basis": round_off(1e-9)}
+    ctx.check("marginalized generative model: total log-density at the MAP", float(total_generative(values(points[0]))),
+              float(total_fast(values(points[0]))), **kw)
+    ctx.check(f"marginalized generative model: total log-density at {n_draws} posterior draws",
+              [float(total_generative(values(p))) for p in points[1:]],
+              [float(total_fast(values(p))) for p in points[1:]], **kw)
+    ctx.check(f"marginalized generative model: per-point log-likelihood at the MAP and {n_draws} draws",
+              np.array([ll_generative(p) for p in points]), np.array([ll_fast(p) for p in points]), **kw)
 
 
 def units_posterior(idata, spec, t):
@@ -262,7 +309,7 @@ def run(ctx) -> None:
              "fit_gmm_map (PyMC marginal model, BFGS)", "EM MLE (k-means++, tol 1e-12)")
     ctx.check("PyMC per-point log-likelihood at the MAP", log_likelihood_function(flat)(fit.point),
               gmm.gmm_logpdf(x, fit.weights, fit.means, fit.covariances), method="PyMC model logp (x)",
-              reference="numpy log-sum-exp (models.gmm)", rtol=1e-9, dataset=t.name)
+              reference="numpy log-sum-exp (models.gmm)", rtol=1e-9, dataset=t.name, basis=round_off(1e-9))
 
     # 4. NUTS.
     draws = 500 if ctx.quick else 1000
@@ -273,6 +320,7 @@ def run(ctx) -> None:
     nuts_wall = time.perf_counter() - t0
     spec = model.gmm_spec
     gate(ctx, "Old Faithful K=2", idata, var_names=["w", "mu", "prec_c", "prec_z"], dataset=t.name)
+    check_generative_equals_marginal(ctx, x, t, fit, idata)
     params = posterior_parameters(idata, spec)
     order = np.argsort(em_kpp.means[:, 0])
     mle = {"w": em_kpp.weights[order], "mu": em_kpp.means[order], "cov": em_kpp.covariances[order]}
@@ -280,13 +328,14 @@ def run(ctx) -> None:
                    for chain_mu in params["mu"].mean(axis=1))
     ctx.check_bound("chains whose labels differ from the MLE's", switched, 0, kind="<=",
                     method="per-chain posterior means matched to the MLE", dataset=t.name,
-                    note="ordered means: no label switching between chains")
+                    note="ordered means: no label switching between chains", basis="exact: a count")
     zmax = {}
     for name in ("w", "mu", "cov"):
         draws_ = params[name].reshape((-1,) + params[name].shape[2:])
         zmax[name] = float(np.max(np.abs(draws_.mean(axis=0) - mle[name]) / draws_.std(axis=0)))
         ctx.check_bound(f"|posterior mean - MLE| / posterior sd ({name})", zmax[name], Z_POST, kind="<=",
-                        method="NUTS", dataset=t.name, note=f"every element within {Z_POST:g} posterior sd")
+                        method="NUTS", dataset=t.name, note=f"every element within {Z_POST:g} posterior sd",
+                        basis=f"{Z_POST:g} posterior sd (Bernstein–von Mises)")
     import arviz as az
 
     loo = az.loo(idata, pointwise=True)
@@ -295,7 +344,8 @@ def run(ctx) -> None:
     pvals = ppc_pvalues(x_rep, x)
     ctx.check_bound("smallest posterior-predictive p-value (feature means and sds)",
                     float(min(np.min(v) for v in pvals.values())), 0.01, kind=">=", method="NUTS posterior predictive",
-                    dataset=t.name, note="two-sided; the model reproduces each feature's mean and sd")
+                    dataset=t.name, note="two-sided; the model reproduces each feature's mean and sd",
+                    basis="p-value threshold 0.01", probability=True)
 
     # 5. Responsibilities.
     resp, resp_sd = posterior_responsibilities(idata, x, spec, return_sd=True)
@@ -303,7 +353,8 @@ def run(ctx) -> None:
     ctx.check_bound("max |E[γ_nk | x] - γ_nk(MLE)| / posterior sd of γ_nk",
                     float(np.max(np.abs(resp - em_resp) / np.maximum(resp_sd, 1e-12))), Z_POST, kind="<=",
                     method="posterior_responsibilities (mean over draws)", dataset=t.name,
-                    note="EM's plug-in value inside the posterior spread, every point")
+                    note="EM's plug-in value inside the posterior spread, every point",
+                    basis=f"{Z_POST:g} posterior sd")
 
     # Figures and outputs.
     ctx.save_figure(figure_trace(book["printed"], t.is_book_faithful), "em_book_trace.png")

@@ -1,7 +1,7 @@
 """Write ``<out>/report.html``: one self-contained page (figures embedded, no network).
 
 Per analysis: what it shows (the module docstring), the options it ran with, the tie-out table
-(estimate vs closed form, error, tolerance, pass), the convergence diagnostics it recorded, and
+(estimate vs closed form, error, tolerance with what it rests on, pass), the convergence diagnostics it recorded, and
 its figures.
 The page is built from ``summary.json`` and the PNGs under ``<out>/<analysis>/`` only, so it
 can be regenerated at any time with ``python -m analyses.report --out results``.
@@ -34,7 +34,7 @@ h2{margin:.2rem 0 .4rem;font-size:1.25rem} .what{color:#333;margin:.3rem 0 .8rem
 table{border-collapse:collapse;width:100%;font-size:.8rem;margin:0}
 th,td{border-bottom:1px solid #e3e6ea;padding:.3rem .45rem;text-align:left;vertical-align:top}
 th{background:#f0f2f5;position:sticky;top:0} td.num{text-align:right;font-variant-numeric:tabular-nums;max-width:16rem}
-td small{color:#666} td.tol{white-space:nowrap} table.checks td:first-child{min-width:11rem} td.tol small{display:block;white-space:normal;min-width:9rem}
+td small{color:#666} td.tol{white-space:nowrap} td.tol small.basis{color:#1d3557;font-weight:600} table.checks td:first-child{min-width:11rem} td.tol small{display:block;white-space:normal;min-width:9rem}
 tr.fail td{background:#fde8e8} .pass{color:#13794a;font-weight:600} .fail-tag{color:#b3261e;font-weight:700}
 .badge{display:inline-block;border-radius:999px;padding:.1rem .6rem;font-size:.8rem;font-weight:600;margin-left:.5rem}
 .badge.ok{background:#dff3e7;color:#13794a} .badge.bad{background:#fde8e8;color:#b3261e}
@@ -127,12 +127,13 @@ def _checks_table(rows: list[dict]) -> str:
     for r in rows:
         cls = "" if r["passed"] else ' class="fail"'
         tag = '<span class="pass">pass</span>' if r["passed"] else '<span class="fail-tag">FAIL</span>'
-        note = f'<br><small>{html.escape(r.get("note", ""))}</small>' if r.get("note") else ""
+        basis = f'<small class="basis">basis: {html.escape(r["basis"])}</small>' if r.get("basis") else ""
+        note = f'<small>{html.escape(r.get("note", ""))}</small>' if r.get("note") else ""
         body.append(
             f'<tr{cls} data-check><td>{html.escape(r["quantity"])}</td><td>{html.escape(r["dataset"])}</td>'
             f'<td>{html.escape(r["method"])}</td><td>{html.escape(r["reference"])}</td>'
             f'<td class="num">{_fmt(r["value"])}</td><td class="num">{_fmt(r["reference_value"])}</td>'
-            f'<td class="num nowrap">{_error_cell(r)}</td><td class="num tol">{_tolerance_cell(r)}{note}</td>'
+            f'<td class="num nowrap">{_error_cell(r)}</td><td class="num tol">{_tolerance_cell(r)}{basis}{note}</td>'
             f"<td>{tag}</td></tr>"
         )
     return f'<div class="tablewrap"><table class="checks"><thead>{head}</thead><tbody>{"".join(body)}</tbody></table></div>'
@@ -193,7 +194,9 @@ def _overview(names: list[str], titles: dict[str, str], checks: list[dict], timi
     return ('<section id="summary"><h2>Summary</h2><p class="what">Each analysis compares its estimates with a '
             "closed form (or an exact sampler) and records every comparison as a check: it passes when "
             "|estimate − reference| ≤ tolerance, or, for a one-sided bound (R-hat, ESS, divergences, Pareto k), "
-            "when the bound holds. Click an analysis for its tie-out table, NUTS diagnostics and figures.</p>"
+            "when the bound holds. Every tolerance states what it rests on (its basis: Monte Carlo standard errors, "
+            "round-off, a theorem's bound, a printed precision), and the runner refuses a check that could not fail. "
+            "Click an analysis for its tie-out table, NUTS diagnostics and figures.</p>"
             '<table class="overview"><thead><tr><th>analysis</th><th>what it shows</th><th>checks passed</th>'
             f"<th>result</th><th>time</th></tr></thead><tbody>{''.join(rows)}</tbody></table>{failed_list}</section>")
 

@@ -4,7 +4,9 @@ An analysis is a module in this package with
 
 * ``TITLE`` — one line saying what it shows;
 * ``run(ctx: Context) -> None`` — does the work, records every comparison with
-  :meth:`Context.check`, saves figures/posteriors through the context (atomically);
+  :meth:`Context.check` / :meth:`Context.check_bound` (each with its ``basis=``: what the
+  tolerance rests on — ``"4 MCSE"``, ``"1e-12 relative: round-off"``, ``"theorem bound"``,
+  ``"printed precision"`` ...), saves figures/posteriors through the context (atomically);
 * optionally ``add_arguments(parser)`` — declares the analysis' own options with argparse's
   ``add_argument`` (numpyro's examples do the same). The runner lists them under the analysis'
   name in ``--help``, validates them (a bad ``choices`` value exits 2 before anything runs),
@@ -17,6 +19,13 @@ An analysis is a module in this package with
 some (opt-in ones such as ``benchmark`` included); each module also runs as a script,
 ``python analyses/NAME.py [options]``. Analyses share helpers through :mod:`analyses.common`.
 Exit status: 0 all checks passed, 1 a check failed, 2 bad input (message, no traceback).
+
+A check that could not fail — an infinite tolerance, a relative tolerance >= 1, a bound on a
+quantity in [0, 1] (declared with ``probability=True``) that every such value meets, a reference
+that is the value itself — is a programming error: :class:`VacuousCheckError` names the analysis
+and the quantity (see :meth:`Context.refuse_vacuous` for what the runner cannot see). Every
+recorded check is re-judged by the same rule, :func:`judge`, through :meth:`Check.rejudge`
+(``tests/test_checks_can_fail.py`` moves each value 10 tolerances and asserts the check fails).
 """
 
 from __future__ import annotations
@@ -36,6 +45,7 @@ from threadpoolctl import threadpool_limits
 
 from analyses.report import write_report
 from models.data import load_dataset
+from models.fitting import ESS_MIN
 from models.io import save_figure, save_netcdf, to_jsonable, write_json
 from models.validation import DataError
 
@@ -54,7 +64,7 @@ DEFAULT_ANALYSES: list[str] = [
     "choosing_k",
 ]
 #: Analyses that run only when named (too long, or not part of the tie-out).
-OPT_IN_ANALYSES: list[str] = ["benchmark", "sbc"]
+OPT_IN_ANALYSES: list[str] = ["benchmark", "sbc", "variational_gmm"]
 
 
 @dataclass
@@ -76,8 +86,48 @@ class Settings:
         return {"seed": self.seed, "quick": self.quick, "out": str(self.out), "data": self.data}
 
 
+#: The comparisons a check can make: ``|value - reference_value| <= tolerance`` (elementwise
+#: max for arrays), or a one-sided bound ``value <= bound`` / ``value >= bound``.
+CHECK_KINDS = ("two-sided", "<=", ">=")
+
+
+class VacuousCheckError(ValueError):
+    """A check that could not fail (a programming error: raised, never recorded as a check)."""
+
+
+def judge(kind: str, value, reference_value, tolerance: float) -> tuple[float, bool]:
+    """The runner's one pass/fail rule, used when a check is recorded and when it is re-judged
+    (:meth:`Check.rejudge`). Returns (abs_error, passed).
+
+    ``"two-sided"``: abs_error = max |value - reference_value| (0 for empty arrays), passed when
+    it is finite and <= ``tolerance``. ``"<="`` / ``">="``: ``reference_value`` is the bound;
+    abs_error is how far ``value`` lies beyond it (0 when it holds, inf when ``value`` is not
+    finite), passed when ``value`` is finite and on the right side.
+    """
+    if kind == "two-sided":
+        v = np.asarray(value, dtype=float)
+        r = np.asarray(reference_value, dtype=float)
+        err = float(np.max(np.abs(v - r))) if v.size else 0.0
+        return err, bool(np.isfinite(err) and err <= tolerance)
+    if kind not in CHECK_KINDS:
+        raise ValueError(f"kind must be one of {CHECK_KINDS}, got {kind!r}")
+    value, bound = float(value), float(reference_value)
+    over = value - bound if kind == "<=" else bound - value
+    if not np.isfinite(value):
+        return float("inf"), False
+    return max(0.0, over), bool(over <= 0)
+
+
 @dataclass
 class Check:
+    """One recorded comparison (a row of summary.json's ``checks`` and of the report's table).
+
+    ``basis`` says what the tolerance rests on (``"4 MCSE"``, ``"1e-12 round-off"``,
+    ``"theorem bound"``, ``"printed precision"`` ...); ``kind`` is ``"two-sided"`` or a bound's
+    ``"<="`` / ``">="``; ``probability`` marks a quantity in [0, 1] (a probability, frequency or
+    weight, a p-value, a distance between distribution functions).
+    """
+
     analysis: str
     dataset: str
     quantity: str
@@ -89,9 +139,21 @@ class Check:
     tolerance: float
     passed: bool
     note: str = ""
+    basis: str = ""
+    kind: str = "two-sided"
+    probability: bool = False
 
     def as_dict(self) -> dict:
         return to_jsonable(self.__dict__)
+
+    @classmethod
+    def from_dict(cls, row: dict) -> "Check":
+        """A record read back from summary.json."""
+        return cls(**{k: row[k] for k in cls.__dataclass_fields__ if k in row})
+
+    def rejudge(self, value) -> bool:
+        """Would this check pass with ``value`` in place of the recorded one? (:func:`judge`)"""
+        return judge(self.kind, value, self.reference_value, self.tolerance)[1]
 
 
 @dataclass
@@ -130,35 +192,78 @@ class Context:
         print(f"  [{self.name}] {message}", flush=True)
 
     def check(self, quantity: str, value, reference_value, *, method: str, reference: str,
-              atol: float | None = None, rtol: float | None = None, dataset: str = "",
-              note: str = "") -> bool:
+              atol: float | None = None, rtol: float | None = None, basis: str = "", dataset: str = "",
+              note: str = "", probability: bool = False) -> bool:
         """Record ``|value - reference_value| <= tolerance`` (elementwise max for arrays).
 
-        The tolerance is ``atol + rtol * max|reference_value|`` (either may be omitted).
+        The tolerance is ``atol + rtol * max|reference_value|`` (either may be omitted); ``basis``
+        says what it rests on. ``probability=True`` declares a quantity in [0, 1]. A check that
+        could not fail is refused with :class:`VacuousCheckError` (see :meth:`refuse_vacuous`).
         """
         if atol is None and rtol is None:
             raise ValueError("give atol and/or rtol")
         v = np.asarray(value, dtype=float)
         r = np.asarray(reference_value, dtype=float)
-        err = float(np.max(np.abs(v - r))) if v.size else 0.0
         tol = (atol or 0.0) + (rtol or 0.0) * float(np.max(np.abs(r)))
-        passed = bool(np.isfinite(err) and err <= tol)
-        if rtol is not None and not note:
+        self.refuse_vacuous(quantity, value, reference_value, kind="two-sided", tolerance=tol, rtol=rtol,
+                            probability=probability)
+        err, passed = judge("two-sided", v, r, tol)
+        if rtol is not None and not note and not basis:
             note = f"relative tolerance {rtol:g}"
         self.checks.append(Check(self.name, dataset, quantity, method, reference, v.tolist(), r.tolist(),
-                                 err, tol, passed, note))
+                                 err, tol, passed, note, basis, "two-sided", probability))
         return passed
 
-    def check_bound(self, quantity: str, value: float, bound: float, *, kind: str, method: str,
-                    dataset: str = "", note: str = "") -> bool:
+    def check_bound(self, quantity: str, value: float, bound: float, *, kind: str, method: str, basis: str = "",
+                    dataset: str = "", note: str = "", probability: bool = False) -> bool:
         """Record a one-sided check: ``kind`` is ``"<="`` or ``">="`` (e.g. R-hat <= 1.01)."""
+        if kind not in ("<=", ">="):
+            raise ValueError(f"kind must be '<=' or '>=', got {kind!r}")
+        self.refuse_vacuous(quantity, value, bound, kind=kind, tolerance=0.0, probability=probability)
         value = float(value)
-        passed = bool(np.isfinite(value) and (value <= bound if kind == "<=" else value >= bound))
-        err = max(0.0, value - bound) if kind == "<=" else max(0.0, bound - value)
+        err, passed = judge(kind, value, bound, 0.0)
         self.checks.append(Check(self.name, dataset, quantity, method, f"bound {kind} {bound:g}", value, bound,
-                                 float(err) if np.isfinite(err) else float("inf"), 0.0, passed,
-                                 note or f"one-sided: value {kind} {bound:g}"))
+                                 err, 0.0, passed, note or f"one-sided: value {kind} {bound:g}", basis, kind,
+                                 probability))
         return passed
+
+    def refuse_vacuous(self, quantity: str, value, reference_value, *, kind: str, tolerance: float,
+                       rtol: float | None = None, probability: bool = False) -> None:
+        """Raise :class:`VacuousCheckError`, naming the analysis and the quantity, for a check
+        that could not fail:
+
+        * an infinite tolerance, a bound ``<= inf`` or ``>= -inf``;
+        * a relative tolerance >= 1 (|value - reference| <= |reference| lets 0 and 2x reference pass);
+        * on a quantity in [0, 1] (``probability=True``): a two-sided tolerance >= 1, a bound
+          ``<= b`` with b >= 1 or ``>= b`` with b <= 0;
+        * a reference that is the value itself: the same object (Python ints aside: small ones are
+          shared), or an array sharing its memory.
+
+        Limits: the runner sees values, not how they were computed. It cannot tell that two
+        different calls ran the same code (``mle_mean(x)`` against ``np.mean(x)``, both
+        ``x.mean()``), nor that a ratio of two quantities built from one sum is an identity; a
+        quantity's range is known only when the check declares it. Those are for review, which
+        ``method``, ``reference`` and ``basis`` in every row make possible.
+        """
+        where = f"{self.name}: {quantity!r}"
+        limit = float(reference_value) if kind != "two-sided" else tolerance
+        if limit == (-np.inf if kind == ">=" else np.inf):  # (a NaN limit is not refused: it fails the check)
+            raise VacuousCheckError(f"{where}: a {'bound' if kind != 'two-sided' else 'tolerance'} of {limit} "
+                                    "can never fail")
+        if rtol is not None and rtol >= 1:
+            raise VacuousCheckError(f"{where}: relative tolerance {rtol:g} >= 1 lets any value between 0 and "
+                                    "twice the reference pass")
+        if probability:
+            if kind == "two-sided" and tolerance >= 1:
+                raise VacuousCheckError(f"{where}: tolerance {tolerance:g} >= 1 on a quantity in [0, 1]")
+            if (kind == "<=" and limit >= 1) or (kind == ">=" and limit <= 0):
+                raise VacuousCheckError(f"{where}: bound {kind} {limit:g} holds for every value in [0, 1]")
+        # (Python's small ints are shared objects, so a count equal to its reference is not "the same call".)
+        same = (value is reference_value and not isinstance(value, int)) or (
+            isinstance(value, np.ndarray) and isinstance(reference_value, np.ndarray)
+            and np.shares_memory(value, reference_value))
+        if same:
+            raise VacuousCheckError(f"{where}: the reference is the value itself (same object or memory)")
 
     def record_diagnostics(self, label: str, diagnostics, *, dataset: str = "") -> bool:
         """Gate a NUTS result: R-hat, bulk and tail ESS, divergences become checks, and the
@@ -169,14 +274,17 @@ class Context:
         d = diagnostics
         note = "; ".join(d.problems) or "converged"
         method = f"NUTS ({label}, {d.n_draws} draws)"
-        ok = self.check_bound(f"{label}: max R-hat", d.rhat_max, d.rhat_required, kind="<=", method=method,
-                              dataset=dataset, note=note)
-        ok &= self.check_bound(f"{label}: min bulk ESS", d.ess_bulk_min, d.ess_required, kind=">=", method=method,
-                               dataset=dataset, note=note)
-        ok &= self.check_bound(f"{label}: min tail ESS", d.ess_tail_min, d.ess_required, kind=">=", method=method,
-                               dataset=dataset, note=note)
-        ok &= self.check_bound(f"{label}: divergences", d.divergences, 0, kind="<=", method=method,
-                               dataset=dataset, note=note)
+        ess_basis = (f"ESS criterion {d.ess_required:g}: {ESS_MIN} (Vehtari et al. 2021), or 20 % of the "
+                     "draws in a quick run")
+        gates = [("max R-hat", d.rhat_max, d.rhat_required, "<=",
+                  f"R-hat criterion {d.rhat_required:g} (Vehtari et al. 2021)"),
+                 ("min bulk ESS", d.ess_bulk_min, d.ess_required, ">=", ess_basis),
+                 ("min tail ESS", d.ess_tail_min, d.ess_required, ">=", ess_basis),
+                 ("divergences", d.divergences, 0, "<=", "none allowed: a divergence means a biased sampler")]
+        ok = True
+        for what, value, bound, kind, basis in gates:
+            ok &= self.check_bound(f"{label}: {what}", value, bound, kind=kind, method=method, basis=basis,
+                                   dataset=dataset, note=note)
         self.extra.setdefault("diagnostics", {})[label] = d.as_dict()
         if not ok:
             self.log(f"WARNING: {label} did not meet the convergence criteria: {note}")
@@ -320,7 +428,8 @@ def print_table(summary: dict, out: Path) -> None:
                 detail = f"value {r['value']:.4g}, required {r['reference'][len('bound '):]}"
             else:
                 detail = f"|error| {r['abs_error']:.3g} > tolerance {r['tolerance']:.3g} ({r['method']} vs {r['reference']})"
-            print(f"  {r['analysis']}: {r['quantity']}: {detail}")
+            basis = f" [{r['basis']}]" if r.get("basis") else ""
+            print(f"  {r['analysis']}: {r['quantity']}: {detail}{basis}")
         if len(shown) > 15:
             print(f"  ... and {len(shown) - 15} more (all in the report)")
     print(f"\n{len(rows) - n_fail}/{len(rows)} checks passed{f', {n_fail} FAILED' if n_fail else ''} "

@@ -307,7 +307,8 @@ def exact_conjugate_sbc(rng: np.random.Generator, n_sims: int, n_bins: int = 20)
 def _record(ctx, dataset: str, result: SBCResult, method: str) -> None:
     for name, p in zip(result.names, result.pvalues):
         ctx.check_bound(f"{dataset}: χ² p-value of the {name} ranks", p, P_MIN, kind=">=", method=method,
-                        dataset=dataset, note=f"rank uniformity over {result.n_bins} bins; one-sided: p >= {P_MIN}")
+                        dataset=dataset, note=f"rank uniformity over {result.n_bins} bins; one-sided: p >= {P_MIN}",
+                        basis=f"p-value threshold {P_MIN:g}", probability=True)
 
 
 def _run_exact(ctx, settings: SBCSettings) -> None:

@@ -32,6 +32,7 @@ from analyses.common import (
     gate,
     load_gaussian_data,
     nuts_settings,
+    round_off,
     unit_of,
 )
 from models.conjugate import NormalMeanKnownVariance
@@ -70,7 +71,7 @@ def posterior_runs(ctx, prior, x: np.ndarray, sizes, label: str, dataset: str, f
             batch = prior.posterior(x[:n])
             ctx.check(f"{tag}: one at a time == batch", [traj.mu_N[n], traj.sigma_N[n]], [batch.mu_N, batch.sigma_N],
                       method="models.sequential.sequential_normal_mean", reference="NormalMeanKnownVariance.posterior",
-                      rtol=RTOL_EXACT, dataset=dataset)
+                      rtol=RTOL_EXACT, dataset=dataset, basis=round_off(RTOL_EXACT))
         if n > MAX_SAVED_LOGLIK and "log_likelihood" in idata.groups():
             del idata.log_likelihood
         ctx.save_netcdf(idata, f"{file_stem}_N{n}.nc")
@@ -89,17 +90,18 @@ def check_online(ctx, s, prior, traj) -> dict:
     mu_ml, sigma = mle_mean(x), float(np.sqrt(mle_var(x)))
     online = online_mean(x)
     ctx.check("running mean (2.126) after N points", online[-1], mu_ml, method="models.sequential.online_mean",
-              reference="batch μ_ML", rtol=RTOL_EXACT, dataset=ds)
+              reference="batch μ_ML", rtol=RTOL_EXACT, dataset=ds, basis=round_off(RTOL_EXACT))
     rm = robbins_monro_mean(x, sigma, theta0=0.0)
     ctx.check("Robbins–Monro a_N = σ²/N, every N", rm, online, method="robbins_monro_mean (2.135)",
-              reference="running mean (2.126)", rtol=RTOL_EXACT, dataset=ds)
+              reference="running mean (2.126)", rtol=RTOL_EXACT, dataset=ds, basis=round_off(RTOL_EXACT))
     rm_slow = robbins_monro_mean(x, sigma, theta0=float(x[0]), step=lambda k: sigma**2 / k**RM_GAMMA)
     # PRML 2.141: μ_N − μ_ML^(N) = σ²/(Nσ0² + σ²) (μ0 − μ_ML^(N)), with the prefix MLE μ_ML^(N)
     prefix_ml = np.cumsum(x) / n
     gap = prior.sigma**2 / (n * prior.sigma0**2 + prior.sigma**2) * (prior.mu0 - prefix_ml)
     ctx.check("posterior mean − running MLE, every N", traj.mu_N[1:] - prefix_ml, gap,
               method="one-point updates", reference="σ²(μ0 − μ_ML)/(Nσ0² + σ²) (PRML 2.141)",
-              atol=1e-9 * sigma, dataset=ds, note="absolute 1e-9 σ: a difference of two nearly equal means")
+              atol=1e-9 * sigma, dataset=ds, note="absolute 1e-9 σ: a difference of two nearly equal means",
+              basis="1e-9 σ: round-off")
     ctx.log(f"after N = {x.size}: running mean {online[-1]:.4f}, Robbins–Monro (N^-{RM_GAMMA}) {rm_slow[-1]:.4f}, "
             f"posterior mean {traj.mu_N[-1]:.4f}, batch MLE {mu_ml:.4f}")
     return {"online": online, "rm_slow": rm_slow, "mu_ml": mu_ml}

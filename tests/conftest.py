@@ -1,10 +1,15 @@
 """Shared test fixtures.
 
 ``shared_data`` gives the book's reference files in ``../shared/data`` (beside the checkout);
-tests that use it skip cleanly when that folder is absent.
+tests that use it skip cleanly when that folder is absent. ``quick_run`` runs every default
+analysis once in --quick mode for the whole session (the tests of the analyses share it).
 """
 
+import contextlib
+import io
+import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -31,3 +36,18 @@ def one_blas_thread():
     """One BLAS thread per process for the whole session (see models.fitting.sample_nuts)."""
     with threadpool_limits(limits=1, user_api="blas"):
         yield
+
+
+@pytest.fixture(scope="session")
+def quick_run(tmp_path_factory) -> SimpleNamespace:
+    """``python -m analyses --quick`` (every default analysis, the default seed), run once per
+    session: ``code`` (exit status), ``out`` (the output folder), ``summary`` (summary.json) and
+    ``stdout`` (what it printed)."""
+    from analyses.runner import DEFAULT_ANALYSES, main
+
+    out = tmp_path_factory.mktemp("quick_run") / "results"
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        code = main([*DEFAULT_ANALYSES, "--quick", "--out", str(out)])
+    return SimpleNamespace(code=code, out=out, summary=json.loads((out / "summary.json").read_text()),
+                           stdout=printed.getvalue())

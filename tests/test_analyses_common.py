@@ -12,6 +12,7 @@ from scipy import integrate
 
 from analyses.common import (
     axis_label,
+    check_ks,
     check_map,
     check_moments,
     grid_for,
@@ -104,3 +105,17 @@ def test_check_map_returns_the_relative_error():
     ctx = Context("t", Settings())
     assert check_map(ctx, "q", [1.0, 2.0 + 2e-7], [1.0, 2.0], dataset="d", reference="r") == pytest.approx(1e-7)
     assert ctx.checks[0].passed and ctx.checks[0].tolerance == pytest.approx(2e-6)
+
+
+def test_check_ks_passes_draws_from_the_law_and_fails_a_shifted_law():
+    from scipy import stats
+
+    draws = np.random.default_rng(2).standard_t(5, size=4000)
+    ctx = Context("t", Settings())
+    # a shift of 0.2 moves the CDF by up to 0.2 f(0) = 0.076, twice the critical value
+    check_ks(ctx, "t draws", draws, stats.t(5), alpha=1e-4, method="m", reference="t(5)", dataset="d")
+    check_ks(ctx, "shifted", draws, stats.t(5, loc=0.2), alpha=1e-4, method="m", reference="t(5) + 0.2", dataset="d")
+    assert [c.passed for c in ctx.checks] == [True, False]
+    crit = stats.kstwo(4000).ppf(1 - 1e-4)  # 0.0351, about √(−ln(α/2)/(2n))
+    assert ctx.checks[0].reference_value == pytest.approx(crit) and crit == pytest.approx(0.0351, abs=2e-4)
+    assert ctx.checks[0].probability and ctx.checks[0].basis == "KS critical value, level 0.0001"

@@ -43,13 +43,13 @@ def _assert_all_passed(summary: dict, names) -> None:
     assert all(v >= 10 for v in counts.values()), counts
 
 
-def test_gaussian_analyses_quick(tmp_path, capsys):
-    assert runner.main(NAMES + ["--quick", "--out", str(tmp_path)]) == 0
-    summary = _summary(tmp_path)
+def test_gaussian_analyses_quick(quick_run):
+    """The session's --quick run of every analysis (conftest.quick_run), its Gaussian part."""
+    summary = quick_run.summary
     _assert_all_passed(summary, NAMES)
     for name, files in EXPECTED.items():
         for f in files:
-            path = tmp_path / name / f
+            path = quick_run.out / name / f
             assert path.is_file() and path.stat().st_size > 1000, path
     # every NUTS fit went through record_diagnostics, and its diagnostics are in summary.json
     diag = summary["analyses"]["height_weight_mvn"]["diagnostics"]
@@ -58,9 +58,9 @@ def test_gaussian_analyses_quick(tmp_path, capsys):
     # the posteriors open with ArviZ and carry the seed
     import arviz as az
 
-    idata = az.from_netcdf(tmp_path / "height_mle" / "posterior_normal_gamma.nc")
+    idata = az.from_netcdf(quick_run.out / "height_mle" / "posterior_normal_gamma.nc")
     assert {"posterior", "predictions"} <= set(idata.groups()) and "seed" in idata.attrs
-    assert "[height_mle] MAP: μ = " in capsys.readouterr().out
+    assert "[height_mle] MAP: μ = " in quick_run.stdout
 
 
 @pytest.fixture

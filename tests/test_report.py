@@ -62,7 +62,7 @@ def _fake_run(out):
         for i in range(3)
     ] + [{"analysis": "beta", "dataset": "d", "quantity": "v<&>", "method": "NUTS", "reference": "exact",
           "value": [[1.0, 2.0], [3.0, 4.0]], "reference_value": [[1.0, 2.0], [3.0, 4.1]], "abs_error": 0.1,
-          "tolerance": 0.01, "passed": False, "note": "4 MCSE"}]
+          "tolerance": 0.01, "passed": False, "note": "largest coordinate", "basis": "4 MCSE"}]
     diag = {"rhat_max": 1.002, "ess_bulk_min": 812.0, "ess_tail_min": 700.0, "divergences": 0,
             "ess_required": 400.0, "converged": True, "problems": []}
     return {"checks": checks, "seed": 5, "versions": {"pymc": "5.28"}, "timings_seconds": {"alpha": 1.0},
@@ -77,6 +77,7 @@ def test_report_is_self_contained_and_escaped(tmp_path):
     assert page.count("<img ") == 2 and page.count("data:image/png;base64,") == 2
     assert page.count("<tr class=\"fail\" data-check>") == 1
     assert "v&lt;&amp;&gt;" in page
+    assert '<small class="basis">basis: 4 MCSE</small><small>largest coordinate</small>' in page  # tolerance's basis
     assert "1 of 4 checks FAILED" in page
     assert "812" in page  # diagnostics table
     assert 'id="summary"' in page and 'href="#alpha"' in page and 'href="#beta"' in page  # overview links

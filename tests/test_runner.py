@@ -190,3 +190,80 @@ def test_a_new_analysis_declares_its_options_with_add_arguments(monkeypatch, tmp
     assert _settings(tmp_path / "a")["options"] == {"fake_opts": {"n_points": 7, "fast": False}}
     with pytest.raises(SystemExit):
         runner.main(["--out", str(tmp_path / "c"), "--n-points", "many"])
+
+
+# --------------------------------------------------------------------------- what a check rests on; vacuous checks
+
+
+def test_basis_kind_and_probability_reach_summary_json(monkeypatch, tmp_path):
+    def run(ctx):
+        ctx.check("p", 0.31, 0.3, method="m", reference="r", atol=0.05, basis="4 binomial SE", probability=True)
+        ctx.check_bound("R-hat", 1.003, 1.01, kind="<=", method="NUTS", basis="R-hat criterion")
+
+    _register(monkeypatch, "fake_basis", run)
+    assert runner.main(["--out", str(tmp_path)]) == 0
+    rows = json.loads((tmp_path / "summary.json").read_text())["checks"]
+    assert [(r["basis"], r["kind"], r["probability"]) for r in rows] == [
+        ("4 binomial SE", "two-sided", True), ("R-hat criterion", "<=", False)]
+    assert "basis: 4 binomial SE" in (tmp_path / "report.html").read_text()
+
+
+def test_a_recorded_check_is_rejudged_by_the_same_rule():
+    """Check.rejudge (what the perturbation test uses) is judge(), the rule Context.check records with."""
+    ctx = runner.Context(name="t", settings=runner.Settings())
+    ctx.check("q", [1.0, 2.06], [1.0, 2.0], method="m", reference="r", atol=0.07)
+    ctx.check_bound("ess", 500.0, 400.0, kind=">=", method="m")
+    two_sided, bound = ctx.checks
+    assert two_sided.rejudge([1.0, 2.06]) and not two_sided.rejudge([1.0, 2.08]) and not two_sided.rejudge([1, np.nan])
+    assert bound.rejudge(400.0) and not bound.rejudge(399.9) and not bound.rejudge(np.inf)
+    again = runner.Check.from_dict(json.loads(json.dumps(two_sided.as_dict())))
+    assert again == two_sided
+    assert runner.judge("<=", np.nan, 1.01, 0.0) == (float("inf"), False)
+
+
+@pytest.mark.parametrize("make, words", [
+    # a bound on a distance between distribution functions that no such distance can exceed
+    (lambda ctx: ctx.check_bound("sup|F − Φ|", 0.2, 1.15, kind="<=", method="m", probability=True),
+     "bound <= 1.15 holds for every value in [0, 1]"),
+    (lambda ctx: ctx.check_bound("p-value", 0.2, 0.0, kind=">=", method="m", probability=True),
+     "bound >= 0 holds for every value in [0, 1]"),
+    # a two-sided tolerance as wide as a probability's range
+    (lambda ctx: ctx.check("P(x <= 160)", 0.4, 0.5, method="m", reference="r", atol=1.0, probability=True),
+     "tolerance 1 >= 1 on a quantity in [0, 1]"),
+    # a relative tolerance of 100 %
+    (lambda ctx: ctx.check("mean", 3.0, 2.0, method="m", reference="r", rtol=1.0), "relative tolerance 1 >= 1"),
+    # tolerances and bounds that can never fail
+    (lambda ctx: ctx.check("mean", 3.0, 2.0, method="m", reference="r", atol=np.inf), "tolerance of inf"),
+    (lambda ctx: ctx.check_bound("R-hat", 1.2, np.inf, kind="<=", method="m"), "bound of inf"),
+    # the reference is the value itself: one object, or a view of the same array
+    (lambda ctx: ctx.check("mean", (m := np.float64(2.5)), m, method="m", reference="r", rtol=1e-12),
+     "the reference is the value itself"),
+    (lambda ctx: ctx.check("means", (a := np.arange(4.0)), a[:], method="m", reference="r", atol=1e-12),
+     "the reference is the value itself"),
+])
+def test_the_runner_refuses_a_check_that_cannot_fail(make, words):
+    ctx = runner.Context(name="fake_analysis", settings=runner.Settings())
+    with pytest.raises(runner.VacuousCheckError) as exc:
+        make(ctx)
+    message = str(exc.value)
+    assert message.startswith("fake_analysis: '") and words in message, message
+    assert ctx.checks == []
+
+
+def test_checks_that_can_fail_are_not_refused():
+    """The refusals' edges: bound < 1 on a distance, > 0 on a p-value, rtol < 1, a recomputed reference."""
+    ctx = runner.Context(name="t", settings=runner.Settings())
+    x = np.array([1.0, 2.0, 4.0])
+    assert ctx.check_bound("sup|F − Φ|", 0.2, 0.99, kind="<=", method="m", probability=True)
+    assert ctx.check_bound("p-value", 0.2, 0.01, kind=">=", method="m", probability=True)
+    assert ctx.check("mean", 3.0, 2.0, method="m", reference="r", rtol=0.5)
+    assert ctx.check("mean", x.mean(), np.sum(x) / 3, method="m", reference="r", rtol=1e-12)
+    assert not ctx.check("q", 1.0, float("nan"), method="m", reference="r", rtol=0.1)  # NaN fails, is not refused
+    assert ctx.check("count", 9, 9, method="m", reference="r", atol=0)  # exact equality of small ints is fine
+
+
+def test_a_vacuous_check_in_an_analysis_is_a_programming_error_not_exit_two(monkeypatch, tmp_path):
+    _register(monkeypatch, "fake_vacuous",
+              lambda ctx: ctx.check_bound("distance", 0.1, 1.2, kind="<=", method="m", probability=True))
+    with pytest.raises(runner.VacuousCheckError, match="fake_vacuous: 'distance'"):
+        runner.main(["--out", str(tmp_path)])
