@@ -353,11 +353,14 @@ def _parser(prog: str) -> tuple[argparse.ArgumentParser, dict[str, str]]:
 
 
 def _given_options(parser: argparse.ArgumentParser, owners: dict[str, str], argv: list[str] | None) -> set[str]:
-    """The analysis options (dests) that ``argv`` sets, whatever their value: parsed once more
-    with those options defaulting to a marker. Changes ``parser``'s defaults; call it last."""
-    parser.set_defaults(**dict.fromkeys(owners, argparse.SUPPRESS))
-    return {dest for dest, value in vars(parser.parse_args(argv)).items()
-            if dest in owners and value is not argparse.SUPPRESS}
+    """The analysis options (dests) that ``argv`` sets, whatever their value.
+
+    Read from the tokens themselves (``--name value`` or ``--name=value``; abbreviations are
+    off), so an option's ``type`` never sees a placeholder default.
+    """
+    strings = {s: a.dest for a in parser._actions if a.dest in owners for s in a.option_strings}
+    tokens = sys.argv[1:] if argv is None else argv
+    return {strings[t.split("=", 1)[0]] for t in tokens if t.split("=", 1)[0] in strings}
 
 
 def run_analyses(names: list[str], settings: Settings) -> dict:

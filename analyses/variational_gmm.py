@@ -69,11 +69,8 @@ IS_ESS_MIN = 100
 LEARNING_RATE = 0.01
 
 
-def _count(text: str):
-    """A whole number >= 1. The runner sets every option's default to ``argparse.SUPPRESS`` (a
-    string argparse then passes through ``type``), so that sentinel is returned unchanged."""
-    if text == argparse.SUPPRESS:
-        return text
+def positive_count(text: str) -> int:
+    """argparse type: a whole number >= 1."""
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {text}")
@@ -82,9 +79,9 @@ def _count(text: str):
 
 def add_arguments(parser) -> None:
     """This analysis' options (the runner passes them as ``ctx.options``)."""
-    parser.add_argument("--advi-steps", type=_count, default=30_000,
+    parser.add_argument("--advi-steps", type=positive_count, default=30_000,
                         help="ADVI optimization steps (default %(default)s; --quick: 10000)")
-    parser.add_argument("--draws", type=_count, default=4000,
+    parser.add_argument("--draws", type=positive_count, default=4000,
                         help="draws from each q for summaries and ELBOs (default %(default)s; --quick: 1000)")
 
 

@@ -34,12 +34,18 @@ def test_importance_estimate_of_a_known_mean():
     assert abs(value - s**2 / 2) < 4 * se and ess > 15_000
 
 
-def test_count_option_refuses_zero_and_passes_the_runners_sentinel():
+def test_count_options_refuse_zero_before_anything_runs(tmp_path, capsys):
     import argparse
 
-    assert vg._count("12") == 12 and vg._count(argparse.SUPPRESS) == argparse.SUPPRESS
+    assert vg.positive_count("12") == 12
     with pytest.raises(argparse.ArgumentTypeError):
-        vg._count("0")
+        vg.positive_count("0")
+    # Through the runner: an int-typed option given, another analysis' option absent.
+    with pytest.raises(SystemExit) as exc:
+        main(["variational_gmm", "--draws", "0", "--out", str(tmp_path)])
+    assert exc.value.code == 2 and "--draws" in capsys.readouterr().err
+    assert main(["closed_forms", "--draws", "5", "--out", str(tmp_path)]) == 2
+    assert "is an option of variational_gmm" in capsys.readouterr().err
 
 
 @pytest.mark.slow  # NUTS on two data sets plus two ADVI fits each: ~5 min in --quick
