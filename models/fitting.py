@@ -133,7 +133,7 @@ class Diagnostics:
     def problems(self) -> list[str]:
         out = [f"R-hat/ESS undefined (NaN) for {name} at element(s) {elements[:5]}: constant across draws or "
                "stuck; exclude a constant deterministic by name" for name, elements in self.undefined.items()]
-        rows = [r for r in self.table.values()]
+        rows = list(self.table.values())
         rhat = np.nanmax([r["rhat"] for r in rows]) if rows else np.nan
         bulk = np.nanmin([r["ess_bulk"] for r in rows]) if rows else np.nan
         tail = np.nanmin([r["ess_tail"] for r in rows]) if rows else np.nan
@@ -180,31 +180,29 @@ def convergence_table(posterior, var_names: list[str] | None = None) -> dict[str
     -------
     ``{name: {"rhat": max over elements, "ess_bulk": min, "ess_tail": min}}`` (NaN if any element is).
     """
-    import arviz as az
-
     post = posterior if var_names is None else posterior[list(var_names)]
-    rhat = az.rhat(post)
-    ess_bulk = az.ess(post, method="bulk")
-    ess_tail = az.ess(post, method="tail")
-    table = {}
-    for name in post.data_vars:
-        r, b, t = (np.asarray(d[name].values, dtype=float) for d in (rhat, ess_bulk, ess_tail))
-        table[name] = {"rhat": float(np.max(r)), "ess_bulk": float(np.min(b)), "ess_tail": float(np.min(t))}
-    return table
+    return _reduce(post)[0]
 
 
 def undefined_elements(posterior) -> dict[str, list[list[int]]]:
     """``{name: [element index, ...]}`` of the scalars whose R-hat or ESS is NaN (ArviZ)."""
+    return _reduce(posterior)[1]
+
+
+def _reduce(post) -> tuple[dict, dict]:
+    """:func:`convergence_table` and :func:`undefined_elements` from one pass of ArviZ's R-hat and
+    bulk/tail ESS (the ESS computations are the expensive part of a gate)."""
     import arviz as az
 
-    out = {}
-    for metric in (az.rhat(posterior), az.ess(posterior, method="bulk"), az.ess(posterior, method="tail")):
-        for name in metric.data_vars:
-            nan = np.argwhere(np.isnan(np.atleast_1d(np.asarray(metric[name].values, dtype=float))))
-            for index in nan.tolist():
-                if index not in out.setdefault(name, []):
-                    out[name].append(index)
-    return {name: sorted(idx) for name, idx in out.items() if idx}
+    metrics = (az.rhat(post), az.ess(post, method="bulk"), az.ess(post, method="tail"))
+    table, undefined = {}, {}
+    for name in post.data_vars:
+        r, b, t = (np.asarray(m[name].values, dtype=float) for m in metrics)
+        table[name] = {"rhat": float(np.max(r)), "ess_bulk": float(np.min(b)), "ess_tail": float(np.min(t))}
+        nan = np.isnan(np.atleast_1d(r)) | np.isnan(np.atleast_1d(b)) | np.isnan(np.atleast_1d(t))
+        if nan.any():
+            undefined[name] = np.argwhere(nan).tolist()
+    return table, undefined
 
 
 def diagnose(idata, var_names: list[str] | None = None, *, exclude=(), ess_min: float = ESS_MIN) -> Diagnostics:
@@ -225,7 +223,7 @@ def diagnose(idata, var_names: list[str] | None = None, *, exclude=(), ess_min: 
         raise KeyError(f"not in the posterior: {unknown}")
     names = [n for n in names if n not in set(exclude)]
     post = idata.posterior[names]
-    table = convergence_table(post)
+    table, undefined = _reduce(post)
     n_draws = int(post.sizes["chain"] * post.sizes["draw"])
     divergences = 0
     if "sample_stats" in idata.groups() and "diverging" in idata.sample_stats:
@@ -239,7 +237,7 @@ def diagnose(idata, var_names: list[str] | None = None, *, exclude=(), ess_min: 
         n_draws=n_draws,
         ess_required=ess_threshold(n_draws, ess_min),
         table=table,
-        undefined=undefined_elements(post),
+        undefined=undefined,
         excluded=tuple(exclude),
     )
 
