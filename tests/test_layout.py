@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 #: models' modules by layer, lowest first. A module may import from its layer and those below.
 LAYERS: dict[str, tuple[str, ...]] = {
-    "inputs": ("validation", "io", "data", "datasets", "extract_rdatasets"),
+    "inputs": ("validation", "io", "datafile", "data", "ties", "datasets", "extract_rdatasets"),
     "closed forms": ("gaussian", "linear_gaussian", "conjugate", "conjugate_mvn", "sequential", "gmm", "em",
                      "gmm_spec", "gmm_metrics", "gmm_vb"),
     "builders": ("gaussian_models", "gmm_builders", "gmm_vb_model"),
