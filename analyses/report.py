@@ -1,8 +1,9 @@
 """Write ``<out>/report.html``: one self-contained page (figures embedded, no network).
 
-Per analysis: what it shows (the module docstring), the options it ran with, the tie-out table
+Per analysis: what it shows (the module docstring), when and with which seed, data and options it
+ran (flagged when its settings differ from those most analyses ran with), the tie-out table
 (estimate vs closed form, error, tolerance with what it rests on, pass), the convergence diagnostics it recorded, and
-its figures.
+its figures. Folders without a record, and records whose folder has gone, are listed, not shown.
 The page is built from ``summary.json`` and the PNGs under ``<out>/<analysis>/`` only, so it
 can be regenerated at any time with ``python -m analyses.report --out results``.
 """
@@ -20,7 +21,7 @@ from pathlib import Path
 
 from models.io import write_text
 
-__all__ = ["write_report", "render_report"]
+__all__ = ["write_report", "render_report", "describe_differences"]
 
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0;color:#1d2330;background:#f6f7f9}
@@ -46,6 +47,7 @@ h3{font-size:1rem;margin:1rem 0 .4rem;color:#1d3557} .meta{color:#555;font-size:
 header .verdict{font-size:1.15rem;font-weight:700;margin-top:.5rem} header .verdict.ok{color:#b7f0cf} header .verdict.bad{color:#ffb4ab}
 table.overview{font-size:.9rem} table.overview td:first-child{white-space:nowrap} tr.total td{font-weight:700;border-top:2px solid #c9ced6}
 ul.failed{font-size:.85rem}
+.badge.warn{background:#fff1c7;color:#7a4d00} tr.differ td{background:#fff8e1} .record-problems{border-left:4px solid #e0a800}
 """
 
 
@@ -167,23 +169,32 @@ def _figures(folder: Path) -> str:
     return f'<div class="figs">{"".join(items)}</div>' if items else ""
 
 
-def _overview(names: list[str], titles: dict[str, str], checks: list[dict], timings: dict) -> str:
-    """The summary at the top: one row per analysis, linked to its section; failed checks listed."""
+def _overview(names: list[str], titles: dict[str, str], checks: list[dict], timings: dict,
+              records: dict | None = None, differ: dict | None = None) -> str:
+    """The summary at the top: one row per analysis, linked to its section, with when and with which
+    seed it ran (``records``; ``differ`` flags the rows whose settings differ); failed checks listed."""
+    records, differ = records or {}, differ or {}
     rows = []
     for name in names:
         mine = [c for c in checks if c["analysis"] == name]
         bad = sum(not c["passed"] for c in mine)
         result = ('<span class="pass">all pass</span>' if not bad else f'<span class="fail-tag">{bad} FAIL</span>')
-        seconds = f"{timings[name]:.1f} s" if name in timings else ""
-        cls = ' class="fail"' if bad else ""
+        seconds = f"{timings[name]:.1f} s" if timings.get(name) is not None else ""
+        cls = ' class="fail"' if bad else (' class="differ"' if name in differ else "")
+        ran = ""
+        if name in records:
+            flag = ' <span class="badge warn">settings differ</span>' if name in differ else ""
+            ran = (f"<td class='nowrap'>{html.escape(_when(records[name].get('finish_time')))} · seed "
+                   f"{html.escape(str(records[name].get('settings', {}).get('seed')))}{flag}</td>")
         rows.append(f'<tr{cls}><td><a href="#{name}"><code>{html.escape(name)}</code></a></td>'
                     f"<td>{html.escape(titles[name])}</td><td class='num nowrap'>{len(mine) - bad}/{len(mine)}</td>"
-                    f"<td class='nowrap'>{result}</td><td class='num nowrap'>{seconds}</td></tr>")
+                    f"<td class='nowrap'>{result}</td><td class='num nowrap'>{seconds}</td>{ran}</tr>")
     n_fail = sum(not c["passed"] for c in checks)
-    total = f"{sum(timings.values()):.1f} s" if timings else ""
+    known = [t for t in timings.values() if t is not None]
+    total = f"{sum(known):.1f} s" if known else ""
     rows.append(f"<tr class='total'><td>total</td><td></td><td class='num nowrap'>{len(checks) - n_fail}/{len(checks)}</td>"
                 f"<td class='nowrap'>{'<span class=pass>all pass</span>' if not n_fail else f'<span class=fail-tag>{n_fail} FAIL</span>'}"
-                f"</td><td class='num nowrap'>{total}</td></tr>")
+                f"</td><td class='num nowrap'>{total}</td>{'<td></td>' if records else ''}</tr>")
     failed = [c for c in checks if not c["passed"]]
     failed_list = ""
     if failed:
@@ -198,7 +209,60 @@ def _overview(names: list[str], titles: dict[str, str], checks: list[dict], timi
             "round-off, a theorem's bound, a printed precision), and the runner refuses a check that could not fail. "
             "Click an analysis for its tie-out table, NUTS diagnostics and figures.</p>"
             '<table class="overview"><thead><tr><th>analysis</th><th>what it shows</th><th>checks passed</th>'
-            f"<th>result</th><th>time</th></tr></thead><tbody>{''.join(rows)}</tbody></table>{failed_list}</section>")
+            f"<th>result</th><th>time</th>{'<th>ran (UTC)</th>' if records else ''}</tr></thead>"
+            f"<tbody>{''.join(rows)}</tbody></table>{failed_list}</section>")
+
+
+def _when(iso: str | None) -> str:
+    """``2026-05-01T12:34:56+00:00`` as ``2026-05-01 12:34``."""
+    return iso[:16].replace("T", " ") if iso else "time unknown"
+
+
+def _setting_text(key: str, value) -> str:
+    if key == "quick":
+        return "--quick" if value else "a full run"
+    if key == "data":
+        return f"data {value}" if value else "the shipped data"
+    if key == "data_sha256":
+        return f"data SHA-256 {value[:12]}…" if value else "no data file"
+    if key == "versions" and isinstance(value, dict):
+        return ", ".join(f"{package} {version}" for package, version in value.items())
+    return f"{key} {value}"
+
+
+def describe_differences(diff: dict) -> str:
+    """One line from a ``settings_differ`` entry of summary.json:
+    ``seed 5 (the rest: seed 20261124); data my.csv (the rest: the shipped data)``."""
+    return "; ".join(f"{_setting_text(key, d.get('value'))} (the rest: {_setting_text(key, d.get('others'))})"
+                     for key, d in diff.items())
+
+
+def _ran_with(record: dict) -> str:
+    """When and with what an analysis ran (the meta line of its section)."""
+    settings = record.get("settings", {})
+    data = settings.get("data")
+    data_text = "shipped data" if not data else f"data <code>{html.escape(str(data))}</code>"
+    if settings.get("data_sha256"):
+        data_text += f" (SHA-256 <code>{html.escape(settings['data_sha256'][:12])}</code>…)"
+    return (f" · ran {html.escape(_when(record.get('finish_time')))} UTC · seed {html.escape(str(settings.get('seed')))}"
+            f" · {'quick' if settings.get('quick') else 'full'} run · {data_text}")
+
+
+def _record_problems(consistency: dict) -> str:
+    """Folders in ``out`` that no record describes, and records whose folder has gone."""
+    items = []
+    for name in consistency.get("folders_without_record") or []:
+        items.append(f"<li><code>{html.escape(name)}/</code>: a folder with no record (left by an older version "
+                     "of this program, or not written by it); not shown — run the analysis again, or remove the folder."
+                     "</li>")
+    for name, info in (consistency.get("records_without_folder") or {}).items():
+        when = f", ran {html.escape(_when(info.get('finish_time')))} UTC" if info.get("finish_time") else ""
+        items.append(f"<li><code>{html.escape(name)}</code>: recorded earlier{when}, but its folder is missing; "
+                     "run it again.</li>")
+    if not items:
+        return ""
+    return (f'<section id="record-problems" class="record-problems"><h2>Not in the record</h2>'
+            f"<ul>{''.join(items)}</ul></section>")
 
 
 def render_report(summary: dict, out: Path) -> str:
@@ -208,6 +272,9 @@ def render_report(summary: dict, out: Path) -> str:
     n_fail = sum(not c["passed"] for c in checks)
     timings = summary.get("timings_seconds", {})
     settings = summary.get("settings", {})
+    records = summary.get("records", {})
+    consistency = summary.get("consistency", {})
+    differ = consistency.get("settings_differ") or {}
     sections, titles = [], {}
     for name in names:
         title, doc = _description(name)
@@ -216,7 +283,10 @@ def render_report(summary: dict, out: Path) -> str:
         bad = sum(not r["passed"] for r in rows)
         badge = (f'<span class="badge ok">{len(rows)}/{len(rows)} checks pass</span>' if not bad else
                  f'<span class="badge bad">{bad} of {len(rows)} checks FAIL</span>')
-        meta = f" · {timings[name]:.1f} s" if name in timings else ""
+        meta = _ran_with(records[name]) if name in records else ""
+        if name in differ:
+            badge += f'<span class="badge warn">settings differ: {html.escape(describe_differences(differ[name]))}</span>'
+        meta += f" · {timings[name]:.1f} s" if timings.get(name) is not None else ""
         options = settings.get("options", {}).get(name, {})
         if options:
             meta += " · options " + ", ".join(f"<code>{html.escape(f'{k} = {v}')}</code>" for k, v in options.items())
@@ -238,9 +308,11 @@ def render_report(summary: dict, out: Path) -> str:
         f"<header><h1>Gaussian & GMM in PyMC: tie-out report</h1>"
         f"<p class='verdict {'ok' if not n_fail else 'bad'}'>{verdict}</p>"
         f"<p>seed {summary.get('seed')} · {'quick' if settings.get('quick') else 'full'} run"
-        f"{' · data ' + html.escape(str(settings['data'])) if settings.get('data') else ''}</p>"
+        f"{' · data ' + html.escape(str(settings['data'])) if settings.get('data') else ''}"
+        f"{f' (as most analyses ran; {len(differ)} with other settings, flagged below)' if differ else ''}</p>"
         f"<p><small>{html.escape(versions)}</small></p></header>"
-        f"<main>{_overview(names, titles, checks, timings)}{''.join(sections)}</main></body></html>"
+        f"<main>{_overview(names, titles, checks, timings, records, differ)}{_record_problems(consistency)}"
+        f"{''.join(sections)}</main></body></html>"
     )
 
 

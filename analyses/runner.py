@@ -18,7 +18,15 @@ An analysis is a module in this package with
 ``python -m analyses`` runs :data:`DEFAULT_ANALYSES`; ``python -m analyses NAME ...`` runs
 some (opt-in ones such as ``benchmark`` included); each module also runs as a script,
 ``python analyses/NAME.py [options]``. Analyses share helpers through :mod:`analyses.common`.
-Exit status: 0 all checks passed, 1 a check failed, 2 bad input (message, no traceback).
+
+Results go to ``--out`` as one record (:mod:`analyses.results_record`): each analysis writes into
+a staging folder that replaces ``<out>/<name>`` only when it finishes, with its ``record.json``
+(checks and settings); summary.json and report.html are rebuilt from the records on disk after
+each analysis, so a run of some analyses keeps the others' records. One run writes into a folder
+at a time (``<out>/.lock``). Ctrl-C stops the analysis in progress and keeps everything before it
+(:mod:`analyses.interrupts`).
+Exit status: 0 every check of the analyses run passed, 1 a check failed, 2 bad input or an
+unusable or busy ``--out`` (one line, no traceback), 130 interrupted (one line).
 
 A check that could not fail — an infinite tolerance, a relative tolerance >= 1, a bound on a
 quantity in [0, 1] (declared with ``probability=True``) that every such value meets, a reference
@@ -43,7 +51,8 @@ from pathlib import Path
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from analyses.report import write_report
+from analyses import interrupts, results_record
+from analyses.report import describe_differences, write_report
 from models.data import load_dataset
 from models.fitting import ESS_MIN
 from models.io import save_figure, save_netcdf, to_jsonable, write_json
@@ -166,10 +175,16 @@ class Context:
     options: dict = field(default_factory=dict)
     checks: list[Check] = field(default_factory=list)
     extra: dict = field(default_factory=dict)
+    #: Where the analysis writes: the runner gives its staging folder, which replaces
+    #: ``<out>/<name>`` only when the analysis finishes (None: ``<out>/<name>`` itself).
+    folder: Path | None = None
 
     @property
     def out_dir(self) -> Path:
-        return self.settings.out / self.name
+        """The analysis' output folder. After a Ctrl-C (even one a library swallowed) this and
+        :meth:`log`, :meth:`check`, :meth:`check_bound` raise :class:`analyses.interrupts.Interrupted`."""
+        interrupts.checkpoint()
+        return self.folder if self.folder is not None else self.settings.out / self.name
 
     @property
     def quick(self) -> bool:
@@ -189,6 +204,7 @@ class Context:
         return np.random.default_rng([self.seed, stream])
 
     def log(self, message: str) -> None:
+        interrupts.checkpoint()
         print(f"  [{self.name}] {message}", flush=True)
 
     def check(self, quantity: str, value, reference_value, *, method: str, reference: str,
@@ -202,6 +218,7 @@ class Context:
         """
         if atol is None and rtol is None:
             raise ValueError("give atol and/or rtol")
+        interrupts.checkpoint()
         v = np.asarray(value, dtype=float)
         r = np.asarray(reference_value, dtype=float)
         tol = (atol or 0.0) + (rtol or 0.0) * float(np.max(np.abs(r)))
@@ -219,6 +236,7 @@ class Context:
         """Record a one-sided check: ``kind`` is ``"<="`` or ``">="`` (e.g. R-hat <= 1.01)."""
         if kind not in ("<=", ">="):
             raise ValueError(f"kind must be '<=' or '>=', got {kind!r}")
+        interrupts.checkpoint()
         self.refuse_vacuous(quantity, value, bound, kind=kind, tolerance=0.0, probability=probability)
         value = float(value)
         err, passed = judge(kind, value, bound, 0.0)
@@ -364,10 +382,15 @@ def _given_options(parser: argparse.ArgumentParser, owners: dict[str, str], argv
 
 
 def run_analyses(names: list[str], settings: Settings) -> dict:
-    """Run analyses, write ``<out>/summary.json``, return the summary dict.
+    """Run analyses into ``settings.out``, one commit each; return the summary of the whole folder.
 
     Each analysis gets its options from ``settings.options[name]``, with the defaults of those
-    not given; summary.json records them under ``settings["options"]``.
+    not given; its record holds them under ``settings["options"]``. The folder is locked for the
+    run (:class:`analyses.results_record.OutputFolderError` when it cannot be used); each analysis
+    writes into a staging folder that replaces ``<out>/<name>`` when it finishes, then
+    summary.json and report.html are rebuilt from every record on disk
+    (:func:`analyses.results_record.rebuild`). An analysis that raises leaves its previous folder
+    as it was; a Ctrl-C becomes :class:`analyses.interrupts.RunInterrupted` naming the analysis.
     """
     modules = [load_analysis(n) for n in names]  # unknown names fail before anything runs
     options = {name: option_defaults(module) | settings.options.get(name, {})
@@ -375,42 +398,56 @@ def run_analyses(names: list[str], settings: Settings) -> dict:
     if settings.data:  # a missing or malformed --data file fails before anything runs or is written
         ds = load_dataset(settings.data)
         print(f"data: {ds.name} ({ds.values.shape[0]} rows; columns {', '.join(ds.columns)})", flush=True)
-    checks: list[Check] = []
-    timings: dict[str, float] = {}
-    extras: dict[str, dict] = {}
-    for i, (name, module) in enumerate(zip(names, modules), start=1):
-        print(f"[{name}] ({i}/{len(names)}) {module.TITLE}", flush=True)
-        start = time.perf_counter()
-        ctx = Context(name=name, settings=settings, options=options[name])
-        with threadpool_limits(limits=1, user_api="blas"):  # see models.fitting.sample_nuts
-            module.run(ctx)
-        timings[name] = round(time.perf_counter() - start, 2)
-        n_fail = sum(not c.passed for c in ctx.checks)
-        print(f"[{name}] done in {timings[name]:.1f} s: {len(ctx.checks) - n_fail}/{len(ctx.checks)} checks passed",
-              flush=True)
-        checks += ctx.checks
-        if ctx.extra:
-            extras[name] = ctx.extra
-    summary = {
-        "checks": [c.as_dict() for c in checks],
-        "seed": settings.seed,
-        "versions": versions(),
-        "settings": settings.as_dict() | {"analyses": names,
-                                          "options": {name: opts for name, opts in options.items() if opts}},
-        "analyses": extras,
-        "timings_seconds": timings,
-    }
-    write_json(settings.out / "summary.json", summary)
-    write_report(summary, settings.out)
+    with results_record.locked_folder(settings.out):
+        run = {k: v for k, v in settings.as_dict().items() if k != "out"} | {
+            "data_sha256": results_record.data_sha256(settings.data), "versions": versions()}
+        summary = {}
+        for i, (name, module) in enumerate(zip(names, modules), start=1):
+            try:
+                interrupts.checkpoint()
+                summary = _run_and_commit(name, module, f"({i}/{len(names)})", settings,
+                                          run | {"options": options[name]})
+            except Exception:
+                if not interrupts.interrupted():
+                    raise
+                # A consequence of the Ctrl-C (pm.sample catches it, then fails on its short trace).
+                raise interrupts.RunInterrupted(f"interrupted during {name}; earlier results kept") from None
+            except KeyboardInterrupt:
+                raise interrupts.RunInterrupted(f"interrupted during {name}; earlier results kept") from None
     return summary
 
 
-def print_table(summary: dict, out: Path) -> None:
-    """One screen: per analysis the checks passed / failed, the largest |error| / tolerance and
-    the time taken; then every failed check with its error and tolerance; then where things are."""
-    rows = summary["checks"]
-    timings = summary.get("timings_seconds", {})
-    names = list(dict.fromkeys(summary.get("settings", {}).get("analyses") or [r["analysis"] for r in rows]))
+def _run_and_commit(name: str, module, position: str, settings: Settings, record_settings: dict) -> dict:
+    """Run one analysis in its staging folder; when it finishes (checks failed or not: a complete
+    result records its failures), swap the folder in and rebuild the summary. Returns the summary."""
+    print(f"[{name}] {position} {module.TITLE}", flush=True)
+    start = time.perf_counter()
+    with results_record.staging_folder(settings.out, name) as staging:
+        ctx = Context(name=name, settings=settings, options=record_settings["options"], folder=staging)
+        with threadpool_limits(limits=1, user_api="blas"):  # see models.fitting.sample_nuts
+            module.run(ctx)
+        interrupts.checkpoint()  # pm.sample & co. return early, as if finished, when they catch a Ctrl-C
+        seconds = round(time.perf_counter() - start, 2)
+        n_fail = sum(not c.passed for c in ctx.checks)
+        print(f"[{name}] done in {seconds:.1f} s: {len(ctx.checks) - n_fail}/{len(ctx.checks)} checks passed",
+              flush=True)
+        record = results_record.make_record(name, [c.as_dict() for c in ctx.checks], ctx.extra, record_settings,
+                                            seconds)
+        with interrupts.deferred():  # a Ctrl-C now waits until the folder, summary and report agree
+            results_record.commit(settings.out, name, staging, record)
+            summary = results_record.rebuild(settings.out, DEFAULT_ANALYSES + OPT_IN_ANALYSES)
+            write_report(summary, settings.out)
+            return summary
+
+
+def print_table(summary: dict, out: Path, names: list[str] | None = None) -> None:
+    """One screen: per analysis run (``names``; default: every one in ``summary``) the checks
+    passed / failed, the largest |error| / tolerance and the time taken; then every failed check
+    with its error and tolerance; then what else the folder's record holds, and where things are."""
+    recorded = summary.get("settings", {}).get("analyses") or [r["analysis"] for r in summary["checks"]]
+    names = list(dict.fromkeys(names if names is not None else recorded))
+    rows = [r for r in summary["checks"] if r["analysis"] in names]
+    timings = {n: t for n, t in summary.get("timings_seconds", {}).items() if n in names and t is not None}
     width = max([len("analysis"), len("total")] + [len(n) for n in names])
     print(f"\n{'analysis':<{width}}  {'passed':>9}  {'failed':>6}  {'max err/tol':>11}  {'time':>8}")
     for name in names:
@@ -436,11 +473,44 @@ def print_table(summary: dict, out: Path) -> None:
         if len(shown) > 15:
             print(f"  ... and {len(shown) - 15} more (all in the report)")
     print(f"\n{len(rows) - n_fail}/{len(rows)} checks passed{f', {n_fail} FAILED' if n_fail else ''} "
-          "(max err/tol: an analysis' largest |error| / tolerance; a check passes at <= 1)"
-          f"\nreport:  {out / 'report.html'}\nsummary: {out / 'summary.json'}")
+          "(max err/tol: an analysis' largest |error| / tolerance; a check passes at <= 1)")
+    for line in record_notes(summary, names):
+        print(line)
+    print(f"report:  {out / 'report.html'}\nsummary: {out / 'summary.json'}")
+
+
+def record_notes(summary: dict, names: list[str]) -> list[str]:
+    """What the folder's record holds besides the analyses just run, and what does not fit."""
+    notes = []
+    kept = [n for n in summary.get("settings", {}).get("analyses", []) if n not in names]
+    if kept:
+        notes.append(f"kept from earlier runs: {', '.join(kept)}")
+    consistency = summary.get("consistency") or {}
+    for name, diff in (consistency.get("settings_differ") or {}).items():
+        notes.append(f"settings differ: {name} ran with {describe_differences(diff)}")
+    if consistency.get("folders_without_record"):
+        notes.append(f"folders without a record (not in the report): {', '.join(consistency['folders_without_record'])}")
+    if consistency.get("records_without_folder"):
+        notes.append(f"recorded earlier, folder now missing: {', '.join(consistency['records_without_folder'])}")
+    return notes
 
 
 def main(argv: list[str] | None = None, prog: str = "python -m analyses") -> int:
+    """The command line; returns the exit status (module docstring). An unusable or busy ``--out``
+    and a Ctrl-C end with one line on stderr, no traceback."""
+    try:
+        with interrupts.handling_interrupts():
+            return _command_line(argv, prog)
+    except results_record.OutputFolderError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt as exc:
+        print(exc if isinstance(exc, interrupts.RunInterrupted) else
+              "interrupted with no analysis running; earlier results kept", file=sys.stderr, flush=True)
+        return 130
+
+
+def _command_line(argv: list[str] | None, prog: str) -> int:
     parser, owners = _parser(prog)
     args = parser.parse_args(argv)  # --help, and a bad option value, exit here (0 / 2)
     if args.list:
@@ -466,8 +536,8 @@ def main(argv: list[str] | None = None, prog: str = "python -m analyses") -> int
     except (DataError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print_table(summary, settings.out)
-    return 0 if all(c["passed"] for c in summary["checks"]) else 1
+    print_table(summary, settings.out, names)
+    return 0 if all(c["passed"] for c in summary["checks"] if c["analysis"] in names) else 1
 
 
 def main_for_script(module_file: str) -> int:

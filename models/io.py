@@ -3,19 +3,26 @@
 Every result file is written to a temporary file in the destination folder and renamed
 into place with :func:`os.replace`, which is atomic on POSIX and Windows. If writing fails
 half-way, the temporary file is removed and the previous file (if any) keeps its bytes.
+
+A whole folder is replaced the same way by :func:`replace_dir`: it is written complete beside
+its destination, then swapped in by renames (see there for why two, and
+:func:`restore_retired` for a swap a crash cut in half).
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
 import numpy as np
 
-__all__ = ["atomic_path", "write_bytes", "write_text", "write_json", "save_figure", "save_netcdf", "to_jsonable"]
+__all__ = ["atomic_path", "write_bytes", "write_text", "write_json", "save_figure", "save_netcdf", "to_jsonable",
+           "replace_dir", "restore_retired", "RETIRED_PREFIX", "sha256_file"]
 
 
 @contextlib.contextmanager
@@ -93,3 +100,80 @@ def save_netcdf(idata, path: str | Path) -> Path:
     with atomic_path(path) as tmp:
         idata.to_netcdf(str(tmp))
     return Path(path)
+
+
+#: Name prefix of a folder that :func:`replace_dir` has moved aside: ``.retired-<name>-<pid>``.
+RETIRED_PREFIX = ".retired-"
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Make renames inside ``folder`` durable (a no-op where directories cannot be opened)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def replace_dir(source: str | Path, dest: str | Path) -> Path:
+    """Put the finished folder ``source`` at ``dest`` (a sibling), replacing what ``dest`` held.
+
+    POSIX renames a folder only onto an empty one, so the swap takes two renames: ``dest`` is
+    moved aside to ``.retired-<name>-<pid>`` beside it, then ``source`` is renamed to ``dest``,
+    then the retired folder is deleted. At every moment a complete folder is on disk: if the
+    second rename fails the first is undone, and if the process dies between the two,
+    :func:`restore_retired` puts the previous folder back. ``source`` and ``dest`` must be on one
+    file system (siblings are). Returns ``dest``.
+    """
+    source, dest = Path(source), Path(dest)
+    retired = dest.with_name(f"{RETIRED_PREFIX}{dest.name}-{os.getpid()}")
+    had_dest = os.path.lexists(dest)
+    if had_dest:
+        os.rename(dest, retired)
+    try:
+        os.rename(source, dest)
+    except BaseException:
+        if had_dest:
+            os.rename(retired, dest)
+        raise
+    _fsync_dir(dest.parent)
+    if had_dest:
+        if retired.is_dir() and not retired.is_symlink():
+            shutil.rmtree(retired, ignore_errors=True)
+        else:
+            retired.unlink(missing_ok=True)
+    return dest
+
+
+def restore_retired(folder: str | Path) -> list[str]:
+    """Finish what a crash left of :func:`replace_dir` swaps in ``folder``.
+
+    A retired folder whose name is free again (the crash fell between the two renames) is
+    renamed back; one whose name is taken (the crash fell after the swap) is deleted. Call it
+    only while no other process can be swapping in ``folder``. Returns the names put back.
+    """
+    restored = []
+    for retired in sorted(Path(folder).glob(f"{RETIRED_PREFIX}*")):
+        name = retired.name[len(RETIRED_PREFIX):].rsplit("-", 1)[0]
+        dest = retired.with_name(name)
+        if name and not os.path.lexists(dest):
+            os.rename(retired, dest)
+            restored.append(name)
+        elif retired.is_dir() and not retired.is_symlink():
+            shutil.rmtree(retired, ignore_errors=True)
+        else:
+            retired.unlink(missing_ok=True)
+    if restored:
+        _fsync_dir(Path(folder))
+    return restored
+
+
+def sha256_file(path: str | Path) -> str:
+    """The SHA-256 of a file's bytes, as 64 hex digits."""
+    with open(path, "rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()

@@ -95,3 +95,67 @@ def test_results_get_the_permissions_of_a_plain_open(tmp_path):
     (tmp_path / "b.json").write_text("{}")
     mode = stat.S_IMODE(os.stat(tmp_path / "a.json").st_mode)
     assert mode == stat.S_IMODE(os.stat(tmp_path / "b.json").st_mode)
+
+
+# --------------------------------------------------------------------------- whole folders
+
+
+def _folder(path, files: dict[str, str]):
+    path.mkdir()
+    for name, text in files.items():
+        (path / name).write_text(text)
+    return path
+
+
+def _contents(path) -> dict[str, str]:
+    return {p.name: p.read_text() for p in sorted(path.iterdir())}
+
+
+def test_replace_dir_swaps_a_finished_folder_in(tmp_path):
+    old = _folder(tmp_path / "a", {"old.png": "old", "shared.json": "1"})
+    new = _folder(tmp_path / ".staging-a", {"shared.json": "2", "new.nc": "new"})
+    assert io.replace_dir(new, old) == old
+    assert _contents(old) == {"new.nc": "new", "shared.json": "2"}  # old.png is gone: no mixing of runs
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a"]  # nothing retired or staged is left
+    first = _folder(tmp_path / ".staging-b", {"x": "1"})
+    io.replace_dir(first, tmp_path / "b")  # no previous folder
+    assert _contents(tmp_path / "b") == {"x": "1"}
+
+
+def test_replace_dir_that_fails_half_way_keeps_the_previous_folder(tmp_path, monkeypatch):
+    old = _folder(tmp_path / "a", {"old.png": "old"})
+    new = _folder(tmp_path / ".staging-a", {"new.png": "new"})
+    real_rename, calls = os.rename, []
+
+    def rename(src, dst):
+        calls.append(src)
+        if len(calls) == 2:  # the staging folder onto the destination
+            raise OSError(28, "No space left on device")
+        real_rename(src, dst)
+
+    monkeypatch.setattr(io.os, "rename", rename)
+    with pytest.raises(OSError, match="No space"):
+        io.replace_dir(new, old)
+    assert _contents(old) == {"old.png": "old"} and _contents(new) == {"new.png": "new"}
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".staging-a", "a"]
+
+
+def test_restore_retired_finishes_a_swap_a_crash_cut_in_half(tmp_path):
+    # killed between the two renames: the destination is missing, the retired folder holds it
+    _folder(tmp_path / f"{io.RETIRED_PREFIX}closed_forms-4242", {"fig.png": "previous"})
+    # killed after the swap, before deleting the retired folder
+    _folder(tmp_path / "gmm_sampling", {"fig.png": "new"})
+    _folder(tmp_path / f"{io.RETIRED_PREFIX}gmm_sampling-4242", {"fig.png": "previous"})
+    assert io.restore_retired(tmp_path) == ["closed_forms"]
+    assert _contents(tmp_path / "closed_forms") == {"fig.png": "previous"}
+    assert _contents(tmp_path / "gmm_sampling") == {"fig.png": "new"}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["closed_forms", "gmm_sampling"]
+
+
+def test_sha256_file_matches_hashlib(tmp_path):
+    import hashlib
+
+    path = tmp_path / "d.csv"
+    path.write_bytes(b"a,b\n1,2\n" * 1000)
+    assert io.sha256_file(path) == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert io.sha256_file(path) != hashlib.sha256(b"a,b\n1,2\n").hexdigest()

@@ -115,3 +115,33 @@ def test_probe_detects_a_broken_image(tmp_path):
     page = tmp_path / "broken.html"
     page.write_text('<html><body><img src="data:image/png;base64,AAAA"></body></html>')
     assert browser_probe(page, tmp_path)["images"] == "0/1"
+
+
+def test_report_shows_when_and_how_each_analysis_ran_and_what_is_not_in_the_record(tmp_path):
+    """Records (summary.json's ``records`` and ``consistency``): a "ran" column and meta line per
+    analysis, a flag on the one whose settings differ, and the folders/records that do not match."""
+    summary = _fake_run(tmp_path)
+    versions = {"pymc": "5.28"}
+    summary["records"] = {
+        "alpha": {"settings": {"seed": 5, "quick": True, "data": None, "data_sha256": None, "versions": versions},
+                  "finish_time": "2026-05-01T12:34:56+00:00", "seconds": 1.0},
+        "beta": {"settings": {"seed": 7, "quick": True, "data": "my.csv", "data_sha256": "ab" * 32,
+                              "versions": versions}, "finish_time": "2026-05-02T08:00:00+00:00", "seconds": 2.0},
+    }
+    summary["consistency"] = {
+        "settings_differ": {"beta": {"seed": {"value": 7, "others": 5}, "data": {"value": "my.csv", "others": None}}},
+        "folders_without_record": ["stray"],
+        "records_without_folder": {"gamma": {"finish_time": "2026-04-30T10:00:00+00:00", "seed": 5}},
+    }
+    page = render_report(summary, tmp_path)
+    assert "ran 2026-05-01 12:34 UTC · seed 5 · quick run · shipped data" in page
+    assert ("ran 2026-05-02 08:00 UTC · seed 7 · quick run · data <code>my.csv</code> "
+            "(SHA-256 <code>abababababab</code>…)") in page
+    assert page.count("settings differ: seed 7 (the rest: seed 5); data my.csv (the rest: the shipped data)") == 1
+    assert page.count('<span class="badge warn">settings differ</span>') == 1  # the overview row of beta only
+    assert "<th>ran (UTC)</th>" in page and "2026-05-01 12:34 · seed 5" in page
+    assert "<code>stray/</code>: a folder with no record" in page
+    assert "<code>gamma</code>: recorded earlier, ran 2026-04-30 10:00 UTC, but its folder is missing" in page
+    assert "(as most analyses ran; 1 with other settings, flagged below)" in page
+    legacy = render_report(_fake_run(tmp_path), tmp_path)  # a summary.json from before records: no such parts
+    assert "ran (UTC)" not in legacy and "Not in the record" not in legacy and "settings differ" not in legacy
