@@ -54,10 +54,11 @@ def record_of(out: Path, name: str) -> dict:
 
 
 class Run:
-    """A run of ``tests/fake_analyses.py`` in its own process group (as a shell starts a job)."""
+    """A run of ``tests/fake_analyses.py`` (or of ``command``) in its own process group, as a shell
+    starts a job."""
 
-    def __init__(self, *args: str):
-        self.proc = subprocess.Popen([sys.executable, str(FAKE), *args], cwd=ROOT, text=True, start_new_session=True,
+    def __init__(self, *args: str, command: tuple[str, ...] = (sys.executable, str(FAKE))):
+        self.proc = subprocess.Popen([*command, *args], cwd=ROOT, text=True, start_new_session=True,
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         self.lines: queue.Queue = queue.Queue()
         self.stdout: list[str] = []
@@ -102,9 +103,9 @@ class Run:
         return True
 
 
-def interrupt(args: list[str], marker: str) -> tuple[int, Run]:
+def interrupt(args: list[str], marker: str, **kwargs) -> tuple[int, Run]:
     """Start a run, send Ctrl-C once ``marker`` is printed, return (exit status, run)."""
-    run = Run(*args)
+    run = Run(*args, **kwargs)
     run.wait_for(marker)
     run.signal(signal.SIGINT)
     return run.finish(), run
@@ -430,3 +431,41 @@ def test_reference_settings_are_the_most_common_and_differences_name_the_package
     # a tie goes to the analysis that ran last
     tie = {"a": records["a"], "c": records["c"]}
     assert results_record.reference_settings(tie)["versions"]["pymc"] == "5.27"
+
+
+# --------------------------------------------------------------------------- the issue's case, real analyses
+
+
+@pytest.mark.slow
+def test_the_issue_case_with_real_analyses(tmp_path):
+    """closed_forms and gmm_sampling --quick into R; the same with --seed 5, Ctrl-C during
+    gmm_sampling; then closed_forms alone with --seed 7. Every folder matches its record, the
+    record keeps both analyses, and the report flags the one whose seed differs (about a minute)."""
+    out = tmp_path / "R"
+    command = (sys.executable, "-m", "analyses")
+    first = subprocess.run([*command, "closed_forms", "gmm_sampling", "--quick", "--out", str(out)], cwd=ROOT,
+                           capture_output=True, text=True, timeout=900)
+    assert first.returncode == 0, first.stdout[-2000:] + first.stderr[-2000:]
+    sampling_before = {k: v for k, v in snapshot(out).items() if k.startswith("gmm_sampling")}
+    code, run = interrupt(["closed_forms", "gmm_sampling", "--quick", "--seed", "5", "--out", str(out)],
+                          "[gmm_sampling] (2/2)", command=command)
+    assert code == 130
+    assert_one_line_interrupt(run, "gmm_sampling")
+    assert {k: v for k, v in snapshot(out).items() if k.startswith("gmm_sampling")} == sampling_before
+    summary = summary_of(out)
+    assert {n: r["settings"]["seed"] for n, r in summary["records"].items()} == {
+        "closed_forms": 5, "gmm_sampling": 20261124}
+    for name in ("closed_forms", "gmm_sampling"):
+        assert summary["records"][name]["finish_time"] == record_of(out, name)["finish_time"]
+
+    third = subprocess.run([*command, "closed_forms", "--quick", "--seed", "7", "--out", str(out)], cwd=ROOT,
+                           capture_output=True, text=True, timeout=900)
+    assert third.returncode == 0, third.stdout[-2000:] + third.stderr[-2000:]
+    summary = summary_of(out)
+    assert summary["settings"]["analyses"] == ["closed_forms", "gmm_sampling"]
+    assert {n: r["settings"]["seed"] for n, r in summary["records"].items()} == {
+        "closed_forms": 7, "gmm_sampling": 20261124}
+    assert "kept from earlier runs: gmm_sampling" in third.stdout
+    page = (out / "report.html").read_text()
+    assert "· seed 7 · quick run · shipped data" in page and "· seed 20261124 · quick run · shipped data" in page
+    assert page.count('<span class="badge warn">settings differ</span>') == 1
