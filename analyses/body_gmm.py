@@ -14,9 +14,10 @@ is observed the log-sum disappears" — so the two fits differ only in whether z
    marginal MAP; the adjusted Rand index of that clustering against sex is reported (checked
    against a direct pair count), with the misclassification rate after matching labels.
 
-``--data FILE``: the columns ``height_cm``, ``weight_kg``, ``male`` if present, otherwise the first
-two columns, with a third 0/1 column as the known labels when there is one (without labels only
-the marginal fit runs).
+``--data FILE``: the first two columns (or those named by ``--columns``), with the known groups
+from ``--labels COLUMN`` (two groups, text or numbers, e.g. ``--labels sex``); without
+``--labels`` only the marginal fit runs. Ties are checked before fitting and ``--dequantize``
+removes them (:func:`analyses.common.mixture_ready`).
 """
 
 from __future__ import annotations
@@ -24,41 +25,46 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.figure import Figure
 
-from analyses.common import CATEGORY_COLORS, axis_label, density_contour, round_off
+from analyses.common import CATEGORY_COLORS, DataNeeds, axis_label, density_contour, mixture_ready, round_off, user_data
 from models import gmm, gmm_metrics
 from models.data import load_dataset
 from models.em import fit_em
 from models.gmm_builders import gmm_complete_data_model, gmm_marginal_model
 from models.gmm_fitting import fit_gmm_map
 from models.gmm_metrics import adjusted_rand_index
+from models.validation import DataError
 
 TITLE = "Body GMM: complete-data fit (sex known) vs marginal fit (sex hidden), and the adjusted Rand index"
 
 SEX = ("female", "male")
+#: Two chosen columns of --data, --labels with two groups, --dequantize.
+DATA = DataNeeds(columns=2, label_groups=2, dequantize=True)
 RTOL_LOGLIK = 1e-6
 ATOL_PARAMS_STD = 1e-4
 
 
 def load_body(ctx):
-    """(name, x (N, 2), labels (N,) or None, column names, axis labels)."""
-    wanted = ["height_cm", "weight_kg", "male"]
-    ds = load_dataset(ctx.settings.data) if ctx.settings.data else load_dataset("bdims")
-    if all(c in ds.columns for c in wanted):
-        x, z, cols = ds.select(wanted[:2]).values, ds.column("male"), tuple(wanted[:2])
-    else:
+    """(name, x (N, 2), labels (N,) or None, group names, what the groups are, column names, axis
+    labels): bdims with sex, or the first two chosen columns of ``--data`` with the ``--labels``
+    groups; ties checked first."""
+    if ctx.settings.data:
+        ds = user_data(ctx)
         if ds.values.shape[1] < 2:
-            from models.validation import DataError
-
             raise DataError(f"{ds.source} has {ds.values.shape[1]} column(s); body_gmm needs two.")
-        x, cols = ds.select([0, 1]).values, tuple(ds.columns[:2])
-        z = ds.column(2) if ds.values.shape[1] > 2 else None
-        if z is not None and not np.all(np.isin(z, (0.0, 1.0))):
-            z = None
-    if z is not None and np.unique(z).size < 2:
-        z = None
-    if z is None:
-        ctx.log("no 0/1 label column: only the marginal fit runs")
-    return ds.name, x, None if z is None else z.astype(int), cols, tuple(axis_label(c) for c in cols)
+        groups = ds.label_names
+        if ds.labels is not None and len(groups) != 2:
+            raise DataError(f"--labels {ds.label_column} has {len(groups)} group(s) ({', '.join(groups)}); body_gmm "
+                            "compares 2.")
+        if ds.labels is None:
+            ctx.log("no --labels: only the marginal fit runs (name a column of two groups with --labels COLUMN "
+                    "for the complete-data fit)")
+    else:
+        ds, groups = load_dataset("bdims", columns=["height_cm", "weight_kg"], labels="male"), SEX
+    what = ds.label_column if ctx.settings.data else "sex"
+    pair = ds.select([0, 1])
+    cols = tuple(pair.columns)
+    x = mixture_ready(ctx, pair.values, cols, dataset=ds.name, user=bool(ctx.settings.data))
+    return ds.name, x, ds.labels, tuple(groups), what, cols, tuple(axis_label(c) for c in cols)
 
 
 def rand_index_by_pairs(a, b) -> float:
@@ -77,15 +83,15 @@ def describe(w, mu, cov, columns) -> dict:
             "sds": {c: sd[:, j] for j, c in enumerate(columns)}, "correlations": cov[:, 0, 1] / (sd[:, 0] * sd[:, 1])}
 
 
-def figure_fits(name, x, z, labels, complete, marginal, clusters, ari, wrong) -> Figure:
+def figure_fits(name, x, z, groups, what, labels, complete, marginal, clusters, ari, wrong) -> Figure:
     fig = Figure(figsize=(13, 5.5))
     axes = fig.subplots(1, 2, sharex=True, sharey=True)
     panels = []
     if complete is not None:
-        panels.append((axes[0], z, [f"{SEX[k]} (z = {k})" for k in range(2)], complete,
-                       "complete data: sex known, closed-form MLE"))
+        panels.append((axes[0], z, [f"{groups[k]} (z = {k})" for k in range(2)], complete,
+                       "complete data: groups known, closed-form MLE"))
     panels.append((axes[-1] if complete is not None else axes[0], clusters,
-                   [f"cluster {k}" for k in range(2)], marginal, "marginal: sex hidden, MAP == EM MLE"))
+                   [f"cluster {k}" for k in range(2)], marginal, "marginal: groups hidden, MAP == EM MLE"))
     for ax, lab, names, (w, mu, cov), title in panels:
         for k in range(2):
             ax.scatter(x[lab == k, 0], x[lab == k, 1], s=9, alpha=0.6, color=CATEGORY_COLORS[k], label=names[k])
@@ -93,17 +99,17 @@ def figure_fits(name, x, z, labels, complete, marginal, clusters, ari, wrong) ->
         ax.set(title=title, xlabel=labels[0], ylabel=labels[1])
     if wrong is not None:
         axes[1].scatter(x[wrong, 0], x[wrong, 1], marker="x", s=18, color="k", lw=0.8,
-                        label=f"cluster ≠ sex ({wrong.sum()} people)")
+                        label=f"cluster ≠ {what} ({wrong.sum()} rows)")
     for ax in axes:
         ax.legend(fontsize=8, loc="upper left")
-    suffix = f"; adjusted Rand index of clusters vs sex = {ari:.3f}" if ari is not None else ""
+    suffix = f"; adjusted Rand index of clusters vs {what} = {ari:.3f}" if ari is not None else ""
     fig.suptitle(f"{name}: two-component GMM of height and weight{suffix}")
     fig.tight_layout()
     return fig
 
 
 def run(ctx) -> None:
-    name, x, z, columns, labels = load_body(ctx)
+    name, x, z, groups, what, columns, labels = load_body(ctx)
     scale = x.std(axis=0)
     ctx.log(f"data: {name} ({x.shape[0]} rows; {labels[0]}, {labels[1]}; labels: {'yes' if z is not None else 'no'})")
 
@@ -151,18 +157,18 @@ def run(ctx) -> None:
                         dataset=name, note="the marginal MLE maximizes the marginal likelihood",
                         basis="theorem: the MLE maximizes the likelihood")
         ari = adjusted_rand_index(clusters, z)
-        ctx.check("adjusted Rand index, MAP clusters vs sex", ari, rand_index_by_pairs(clusters, z),
+        ctx.check(f"adjusted Rand index, MAP clusters vs {what}", ari, rand_index_by_pairs(clusters, z),
                   method="contingency table (models.gmm_metrics.adjusted_rand_index)",
                   reference="direct count over all N(N-1)/2 pairs", rtol=1e-12, dataset=name,
                   basis=round_off(1e-12))
-        match = gmm_metrics.match_components(mu_c / scale, fit_m.means / scale)      # cluster match[k] ~ sex k
+        match = gmm_metrics.match_components(mu_c / scale, fit_m.means / scale)      # cluster match[k] ~ group k
         wrong = match[z] != clusters
         error_rate = float(np.mean(wrong))
-        ctx.log(f"adjusted Rand index of the MAP clusters vs sex: {ari:.3f}; "
-                f"{100 * error_rate:.1f}% of people are in the other sex's cluster")
+        ctx.log(f"adjusted Rand index of the MAP clusters vs {what}: {ari:.3f}; "
+                f"{100 * error_rate:.1f}% of rows are in the other group's cluster")
         extra.update({"complete_data_fit": describe(*complete, columns), "adjusted_rand_index": ari,
                       "misclassification_rate": error_rate, "marginal_log_likelihood_at_complete_mle": at_complete})
-    ctx.save_figure(figure_fits(name, x, z, labels, complete, marginal, clusters, ari, wrong),
+    ctx.save_figure(figure_fits(name, x, z, groups, what, labels, complete, marginal, clusters, ari, wrong),
                     "body_gmm_fits.png")
     ctx.extra.update(extra)
 

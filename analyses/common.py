@@ -15,8 +15,10 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from models import gmm
-from models.data import load_dataset
+from models.data import Dataset, load_dataset, parse_column_list
 from models.fitting import diagnose, posterior_moment_errors
+from models.gmm_fitting import posterior_parameters, predictive_in_data_units
+from models.ties import dequantize, heavy_ties, parse_widths, tie_report, ties_message
 from models.validation import DataError
 
 #: Monte Carlo comparisons pass within this many Monte Carlo standard errors.
@@ -85,12 +87,90 @@ def unit_of(label: str) -> str:
     return label[label.rfind("(") + 1 : -1] if label.endswith(")") else "units"
 
 
+@dataclass(frozen=True)
+class DataNeeds:
+    """What an analysis takes from ``--data`` (its module's ``DATA``; default ``DataNeeds()``).
+
+    ``columns``: how many of the chosen columns it uses, the first ones (0: it does not use
+    ``--data``); ``label_groups``: the number of groups ``--labels`` must have, or None when it
+    takes no labels; ``dequantize``: it is a mixture analysis, which checks ties and takes
+    ``--dequantize``.
+    """
+
+    columns: int = 1
+    label_groups: int | None = None
+    dequantize: bool = False
+
+
+#: The --data options as typed on the command line, by Settings field.
+DATA_OPTIONS = {"columns": "--columns", "dropna": "--dropna", "labels": "--labels", "dequantize": "--dequantize"}
+
+
+def _read_user_data(settings) -> Dataset:
+    columns = parse_column_list(settings.columns) if settings.columns else None
+    return load_dataset(settings.data, columns=columns, labels=settings.labels, dropna=settings.dropna)
+
+
+def prepare_data(settings, analyses: dict, every: dict | None = None) -> Dataset | None:
+    """Read ``--data`` once, as ``--columns``, ``--labels`` and ``--dropna`` say, and check it against
+    what each analysis to run needs (``analyses``: {name: module}; ``every``: all known analyses,
+    to name those that take an option nobody running takes). Prints what was read and decided;
+    stores the data set on ``settings.dataset`` and what is recorded (rows dropped,
+    dequantization widths and seed) on ``settings.data_record``. Raises DataError — before any
+    analysis runs or anything is written — for a bad file, selection, label column or option.
+    """
+    needs = {name: getattr(module, "DATA", DataNeeds()) for name, module in analyses.items()}
+    given = [flag for field_name, flag in DATA_OPTIONS.items() if getattr(settings, field_name)]
+    if not settings.data:
+        if given:
+            raise DataError(f"{given[0]} applies to a --data file; add --data FILE, or drop {given[0]} (the shipped "
+                            "data sets have their columns chosen already).")
+        return None
+    every_needs = {name: getattr(module, "DATA", DataNeeds()) for name, module in (every or analyses).items()}
+    for flag, wanted in (("--labels", lambda need: need.label_groups), ("--dequantize", lambda need: need.dequantize)):
+        if flag in given and not any(wanted(need) for need in needs.values()):
+            users = [name for name, need in every_needs.items() if wanted(need)]
+            raise DataError(f"{flag} is used by {', '.join(users) or 'no analysis'}, and none of the analyses being run "
+                            f"({', '.join(analyses)}) is one of them; add one, or drop {flag}.")
+    ds = _read_user_data(settings)
+    labels = f"; labels {ds.label_column} ({', '.join(ds.label_names)})" if ds.label_column else ""
+    print(f"data: {ds.name} ({ds.n_rows} rows; columns {', '.join(ds.columns)}{labels})", flush=True)
+    for note in ds.notes:
+        print(f"data: {note}", flush=True)
+    chosen = "--columns" if settings.columns else "the file"
+    for name, need in needs.items():
+        if need.columns > ds.values.shape[1]:
+            raise DataError(f"{name} uses {need.columns} columns, but {chosen} gives {ds.values.shape[1]} "
+                            f"({', '.join(ds.columns)}); name {need.columns} numeric columns with --columns, or do "
+                            f"not run {name}.")
+        if need.label_groups and ds.labels is not None and len(ds.label_names) != need.label_groups:
+            shown = ", ".join(ds.label_names[:6]) + (", …" if len(ds.label_names) > 6 else "")
+            raise DataError(f"--labels {ds.label_column} has {len(ds.label_names)} group(s) ({shown}), but {name} "
+                            f"compares {need.label_groups}; pass a column with {need.label_groups} groups, or keep only "
+                            f"the rows of {need.label_groups} groups in the file.")
+    record = {"dropped_rows": ds.n_dropped} if settings.dropna else {}
+    if settings.dequantize:
+        used = max(need.columns for need in needs.values() if need.dequantize)
+        widths = parse_widths(settings.dequantize, used)
+        record |= {"dequantize_widths": dict(zip(ds.columns[:used], widths.tolist())),
+                   "dequantize_seed": settings.seed,
+                   "dequantize_noise": "x + U(-w/2, w/2) per cell, models.ties.dequantize(x, widths, seed)"}
+    settings.dataset, settings.data_record = ds, record
+    return ds
+
+
+def user_data(ctx) -> Dataset:
+    """The ``--data`` set as ``--columns``, ``--labels`` and ``--dropna`` chose it, read once per run."""
+    if ctx.settings.dataset is None:
+        ctx.settings.dataset = _read_user_data(ctx.settings)
+    return ctx.settings.dataset
+
+
 def load_gaussian_data(ctx) -> tuple[Series, Table | None]:
     """The Gaussian analyses' data: ``heights`` (height_cm) and ``bdims`` (height_cm, weight_kg),
-    or the user's ``--data`` file (its first column; its first two columns, or None when it has
-    one)."""
+    or the user's ``--data`` (its first chosen column; its first two, or None when it has one)."""
     if ctx.settings.data:
-        ds = load_dataset(ctx.settings.data)
+        ds = user_data(ctx)
         series = Series(ds.name, ds.column(0), axis_label(ds.columns[0], keep_unnamed=True))
         if ds.values.shape[1] < 2:
             ctx.log(f"{ds.name} has one column: skipping the bivariate parts")
@@ -105,23 +185,79 @@ def load_gaussian_data(ctx) -> tuple[Series, Table | None]:
                   tuple(axis_label(c, keep_unnamed=True) for c in bdims.columns)))
 
 
+def mixture_ready(ctx, values: np.ndarray, columns, *, dataset: str, user: bool) -> np.ndarray:
+    """Every GMM analysis' data pass through here before any fit: the ties per column are logged
+    (a WARNING with what they do to a mixture and the remedy when they are heavy,
+    :mod:`models.ties`) and recorded in ``ctx.extra["ties"][dataset]``; the user's data
+    (``user``) are dequantized when ``--dequantize`` asks (seeded by the run seed, recorded in
+    ``ctx.extra["dequantize"]``). Returns the values (N, D) to fit."""
+    before = tie_report(values, columns)
+    record = {"before": [t.as_dict() for t in before]}
+    if user and ctx.settings.dequantize:
+        widths = parse_widths(ctx.settings.dequantize, values.shape[1])
+        values = dequantize(values, widths, seed=ctx.settings.seed)
+        after = tie_report(values, columns)
+        record["after_dequantize"] = [t.as_dict() for t in after]
+        shown = ", ".join(f"{c} {w:g}" for c, w in zip(columns, widths))
+        ctx.log(f"dequantized {dataset}: uniform noise of width {shown} added (seed {ctx.settings.seed}); before, "
+                + "; ".join(t.describe() for t in before))
+        ctx.extra["dequantize"] = {"widths": dict(zip(columns, widths.tolist())), "seed": ctx.settings.seed,
+                                   "dataset": dataset}
+        before = after
+    message = ties_message(before)
+    ctx.log(f"{dataset}: {'WARNING: ' if heavy_ties(before) else ''}{message}")
+    ctx.extra.setdefault("ties", {})[dataset] = record | {"heavy": [t.column for t in heavy_ties(before)],
+                                                          "message": message}
+    return values
+
+
 def load_faithful(ctx) -> Table:
-    """Old Faithful (eruption duration, waiting time), or the first two columns of ``--data``.
+    """Old Faithful (eruption duration, waiting time), or the first two chosen columns of ``--data``;
+    ties checked and, with ``--dequantize``, removed (:func:`mixture_ready`).
 
     ``is_book_faithful`` is True when the values are exactly the shipped Old Faithful rows (also
     true for the book's ``old_faithful.txt``), so the book's printed numbers apply.
     """
     shipped = load_dataset("faithful")
     if ctx.settings.data:
-        ds = load_dataset(ctx.settings.data)
+        ds = user_data(ctx)
         if ds.values.shape[1] < 2:
             raise DataError(f"{ds.source} has {ds.values.shape[1]} column(s); the GMM analyses need two.")
         ds = ds.select([0, 1])
-        same = ds.values.shape == shipped.values.shape and np.array_equal(ds.values, shipped.values)
+        values = mixture_ready(ctx, ds.values, ds.columns, dataset=ds.name, user=True)
+        same = values.shape == shipped.values.shape and np.array_equal(values, shipped.values)
         columns = shipped.columns if same and ds.columns[0].startswith("col") else ds.columns
-        return Table(ds.name, ds.values, tuple(columns), tuple(axis_label(c) for c in columns), same)
-    return Table("faithful", shipped.values, tuple(shipped.columns),
-                 tuple(axis_label(c) for c in shipped.columns), True)
+        return Table(ds.name, values, tuple(columns), tuple(axis_label(c) for c in columns), same)
+    values = mixture_ready(ctx, shipped.values, shipped.columns, dataset="faithful", user=False)
+    return Table("faithful", values, tuple(shipped.columns), tuple(axis_label(c) for c in shipped.columns), True)
+
+
+def gmm_posterior_in_data_units(idata, spec) -> None:
+    """Make a GMM posterior speak the data's units before it is saved (in place).
+
+    Adds ``means`` and ``sds`` (chain, draw, component, feature) in data units to the
+    posterior — the sampler's own variables (``mu``, ``prec_c``, ...) stay, in the standardized
+    units the model samples — and turns a posterior predictive ``x`` and the observed ``x`` into
+    data units, so that ``az.summary``, ``az.plot_trace`` and ``az.plot_ppc`` of the saved file
+    show the data's units under the data's column names (the ``feature`` coordinate).
+    """
+    p = posterior_parameters(idata, spec)
+    mu, cov = p["mu"], p["cov"]
+    variances = {"full": lambda: np.diagonal(cov, axis1=-2, axis2=-1),
+                 "tied": lambda: np.broadcast_to(np.diagonal(cov, axis1=-2, axis2=-1)[..., None, :], mu.shape),
+                 "diag": lambda: cov,
+                 "spherical": lambda: np.broadcast_to(cov[..., None], mu.shape)}[spec.covariance_type]()
+    dims = ("chain", "draw", "component", "feature")
+    idata.posterior["means"] = (dims, mu)
+    idata.posterior["sds"] = (dims, np.sqrt(variances))
+    idata.posterior.attrs["units"] = ("means, sds: data units; the sampler's variables (mu, prec_c, ...): "
+                                      "standardized by constant_data loc and scale")
+    if "posterior_predictive" in idata.groups():
+        predicted = idata.posterior_predictive["x"]
+        idata.posterior_predictive["x"] = predicted.copy(data=predictive_in_data_units(idata, spec))
+        observed = idata.observed_data["x"]
+        idata.observed_data["x"] = observed.copy(data=spec.standardization.invert(observed.values))
+        idata.posterior_predictive.attrs["units"] = idata.observed_data.attrs["units"] = "data"
 
 
 # --------------------------------------------------------------------------- grids and figures

@@ -26,13 +26,15 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.figure import Figure
 
-from analyses.common import CATEGORY_COLORS, Z_MC, axis_label, density_contour, round_off
+from analyses.common import CATEGORY_COLORS, Z_MC, DataNeeds, axis_label, density_contour, round_off
 from models import gmm
 from models.gmm_builders import gmm_generative_model, gmm_marginal_model
 from models.gmm_fitting import log_likelihood_function
 from models.gmm_spec import Standardization, parameters_to_point
 
 TITLE = "GMM sampling (book step 4): forward draws by numpy and by the PyMC generative model, tied to the parameters"
+#: --data is not used: the draws come from the book's fixed mixture.
+DATA = DataNeeds(columns=0)
 
 #: The book's fixed mixture (step04/gmm_sampling.py).
 BOOK_W = np.array([0.35, 0.65])

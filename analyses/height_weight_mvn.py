@@ -38,6 +38,7 @@ from scipy import stats
 from analyses.common import (
     METHOD_COLORS,
     Z_MC,
+    DataNeeds,
     Table,
     check_map,
     check_moments,
@@ -65,6 +66,8 @@ from models.gaussian_models import mvn_model, predict_new
 from models.validation import DataError
 
 TITLE = "Height-weight MVN: MLE (÷N) vs np.cov (÷N−1) vs flat MAP vs NUTS (LKJ) vs Normal-Wishart, eigen-axes"
+#: The first two chosen columns of --data.
+DATA = DataNeeds(columns=2)
 
 #: The book's height_weight.txt: size, mean and MLE covariance (../shared/data/README.md, 4 decimals).
 BOOK_SHAPE = (25_000, 2)

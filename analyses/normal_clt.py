@@ -36,8 +36,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from scipy import special, stats
 
-from analyses.common import METHOD_COLORS, Z_MC, axis_label, unit_of
-from models.data import load_dataset
+from analyses.common import METHOD_COLORS, Z_MC, axis_label, unit_of, user_data
 from models.gaussian import mle_var, normal_logpdf
 
 TITLE = "Normal densities (PyMC vs formula) and the central limit theorem for uniform, exponential and data draws"
@@ -122,7 +121,7 @@ def sources(ctx) -> list[Source]:
                1.0, 1.0, 12.0 / np.e - 2.0, lambda n: stats.gamma(n, scale=1.0 / n), "arbitrary units"),
     ]
     if ctx.settings.data:
-        ds = load_dataset(ctx.settings.data)
+        ds = user_data(ctx)
         x = ds.column(0)
         mle_var(x)  # refuses constant or one-point data with a clear message
         m = float(x.mean())

@@ -34,10 +34,12 @@ from matplotlib.figure import Figure
 
 from analyses.common import (
     CATEGORY_COLORS,
+    DataNeeds,
     check_pareto_k,
     density_contour,
     fig_from_axes,
     gate,
+    gmm_posterior_in_data_units,
     grid_for,
     load_faithful,
     round_off,
@@ -58,6 +60,8 @@ from models.gmm_fitting import (
 from models.gmm_spec import parameters_to_point
 
 TITLE = "Old Faithful GMM: the book's EM trace, EM from k-means++, MAP == MLE, NUTS posterior, responsibilities"
+#: The first two chosen columns of --data; ties checked, --dequantize taken.
+DATA = DataNeeds(columns=2, dequantize=True)
 
 #: The book's printed mean log-likelihoods (step 5, em.py) and its initialisation.
 BOOK_TRACE = np.array([-16.538, -4.415, -4.357, -4.302, -4.245, -4.200, -4.164, -4.156, -4.155])
@@ -363,7 +367,7 @@ def run(ctx) -> None:
     ctx.save_figure(figure_ppc(t, x_rep), "posterior_predictive.png")
     units = units_posterior(idata, spec, t)
     arviz_figures(ctx, units, t)
-    del idata.posterior_predictive                      # 4 MB of replicates; the model regenerates them
+    gmm_posterior_in_data_units(idata, spec)            # means, sds and the posterior predictive in data units
     ctx.save_netcdf(idata, "old_faithful_posterior.nc")
     stats = idata.sample_stats
     ctx.extra.update({

@@ -35,7 +35,13 @@ h2{margin:.2rem 0 .4rem;font-size:1.25rem} .what{color:#333;margin:.3rem 0 .8rem
 table{border-collapse:collapse;width:100%;font-size:.8rem;margin:0}
 th,td{border-bottom:1px solid #e3e6ea;padding:.3rem .45rem;text-align:left;vertical-align:top}
 th{background:#f0f2f5;position:sticky;top:0} td.num{text-align:right;font-variant-numeric:tabular-nums;max-width:16rem}
-td small{color:#666} td.tol{white-space:nowrap} td.tol small.basis{color:#1d3557;font-weight:600} table.checks td:first-child{min-width:11rem} td.tol small{display:block;white-space:normal;min-width:9rem}
+td small{color:#666} td.tol small.basis{color:#1d3557;font-weight:600} td.tol small{display:block}
+table.checks{table-layout:fixed} table.checks td{overflow-wrap:anywhere} table.checks td.num{max-width:none}
+table.checks th.result,table.checks td.result{position:sticky;right:0;background:#fff;box-shadow:-1px 0 0 #e3e6ea}
+table.checks th.result{background:#f0f2f5;z-index:1} tr.fail td.result{background:#fde8e8}
+table.checks details{text-align:left;font-size:.75rem} table.checks summary{cursor:pointer;color:#1d3557}
+table.checks .all{max-height:12rem;overflow-y:auto;white-space:normal} span.at{color:#666;font-size:.72rem}
+p.data-warning{background:#fff8e1;border-left:4px solid #e0a800;padding:.4rem .7rem;font-size:.85rem}
 tr.fail td{background:#fde8e8} .pass{color:#13794a;font-weight:600} .fail-tag{color:#b3261e;font-weight:700}
 .badge{display:inline-block;border-radius:999px;padding:.1rem .6rem;font-size:.8rem;font-weight:600;margin-left:.5rem}
 .badge.ok{background:#dff3e7;color:#13794a} .badge.bad{background:#fde8e8;color:#b3261e}
@@ -51,14 +57,65 @@ ul.failed{font-size:.85rem}
 """
 
 
+#: Arrays up to this many elements are shown whole in the tie-out table; longer ones show one
+#: element (the worst) and a "show all" toggle.
+SHOWN_WHOLE = 4
+
+
 def _fmt(value) -> str:
     if isinstance(value, list):
         flat = _flatten(value)
-        text = ", ".join(_fmt(v) for v in flat[:4])
-        return f"[{text}{f', … ({len(flat)} values)' if len(flat) > 4 else ''}]"
+        text = ", ".join(_fmt(v) for v in flat[:SHOWN_WHOLE])
+        return f"[{text}{f', … ({len(flat)} values)' if len(flat) > SHOWN_WHOLE else ''}]"
     if isinstance(value, float):
         return f"{value:.6g}"
     return html.escape(str(value))
+
+
+def _shape(value) -> tuple[int, ...]:
+    shape = []
+    while isinstance(value, list):
+        shape.append(len(value))
+        value = value[0] if value else None
+    return tuple(shape)
+
+
+def worst_index(row: dict) -> int | None:
+    """Flat index of the element of ``value`` farthest from ``reference_value`` (two-sided checks
+    whose value is an array), or None. NaN counts as farthest."""
+    value, reference = row.get("value"), row.get("reference_value")
+    if not isinstance(value, list):
+        return None
+    v = _flatten(value)
+    r = _flatten(reference) if isinstance(reference, list) else [reference] * len(v)
+    if len(r) != len(v) or not v:
+        return None
+    def gap(a, b):
+        try:
+            d = abs(float(a) - float(b))
+        except (TypeError, ValueError):
+            return float("inf")
+        return d if d == d else float("inf")
+    return max(range(len(v)), key=lambda i: gap(v[i], r[i]))
+
+
+def _value_cell(value, row: dict) -> str:
+    """A value for the tie-out table: scalars and short arrays whole; a long array as its worst
+    element (by :func:`worst_index`, with its index) and a toggle showing every element."""
+    if not isinstance(value, list) or len(_flatten(value)) <= SHOWN_WHOLE:
+        return _fmt(value)
+    flat = _flatten(value)
+    k = worst_index(row)
+    k = 0 if k is None or k >= len(flat) else k
+    shape, index, rest = _shape(value), [], k
+    for size in reversed(shape):
+        index.append(rest % size)
+        rest //= size
+    at = ", ".join(map(str, reversed(index)))
+    element = flat[k]
+    every = ", ".join(_fmt(v) for v in flat)
+    return (f'{_fmt(element)} <span class="at">largest |error| at [{at}] of {"×".join(map(str, shape))}</span>'
+            f'<details><summary>show all {len(flat)}</summary><div class="all">[{every}]</div></details>')
 
 
 def _flatten(value) -> list:
@@ -123,8 +180,11 @@ def _tolerance_cell(row: dict) -> str:
 
 
 def _checks_table(rows: list[dict]) -> str:
+    # Fixed column widths: the table fits its section at 1400 px and long strings wrap.
+    widths = (15, 7, 14, 14, 11, 11, 8, 13, 7)
+    cols = "".join(f'<col style="width:{w}%">' for w in widths)
     head = ("<tr><th>quantity</th><th>dataset</th><th>method</th><th>reference</th><th>value</th>"
-            "<th>reference value</th><th>|error|</th><th>tolerance / bound</th><th>result</th></tr>")
+            "<th>reference value</th><th>|error|</th><th>tolerance / bound</th><th class=\"result\">result</th></tr>")
     body = []
     for r in rows:
         cls = "" if r["passed"] else ' class="fail"'
@@ -134,11 +194,12 @@ def _checks_table(rows: list[dict]) -> str:
         body.append(
             f'<tr{cls} data-check><td>{html.escape(r["quantity"])}</td><td>{html.escape(r["dataset"])}</td>'
             f'<td>{html.escape(r["method"])}</td><td>{html.escape(r["reference"])}</td>'
-            f'<td class="num">{_fmt(r["value"])}</td><td class="num">{_fmt(r["reference_value"])}</td>'
-            f'<td class="num nowrap">{_error_cell(r)}</td><td class="num tol">{_tolerance_cell(r)}{basis}{note}</td>'
-            f"<td>{tag}</td></tr>"
+            f'<td class="num">{_value_cell(r["value"], r)}</td><td class="num">{_value_cell(r["reference_value"], r)}</td>'
+            f'<td class="num">{_error_cell(r)}</td><td class="num tol">{_tolerance_cell(r)}{basis}{note}</td>'
+            f'<td class="result">{tag}</td></tr>'
         )
-    return f'<div class="tablewrap"><table class="checks"><thead>{head}</thead><tbody>{"".join(body)}</tbody></table></div>'
+    return (f'<div class="tablewrap"><table class="checks"><colgroup>{cols}</colgroup><thead>{head}</thead>'
+            f'<tbody>{"".join(body)}</tbody></table></div>')
 
 
 def _diagnostics_table(extra: dict) -> str:
@@ -157,6 +218,28 @@ def _diagnostics_table(extra: dict) -> str:
             f"<th>max R-hat (≤ {rhat:g})</th><th>min bulk ESS</th><th>min tail ESS</th><th>divergences (0)</th>"
             "<th>ESS required</th><th>verdict</th></tr></thead>"
             f"<tbody>{''.join(rows)}</tbody></table>")
+
+
+def _data_and_posteriors(extra: dict) -> str:
+    """Heavy-ties warnings about the data the analysis fitted, and the NetCDF files it saved."""
+    if not isinstance(extra, dict):
+        return ""
+    parts = []
+    for dataset, ties in (extra.get("ties") or {}).items():
+        if ties.get("heavy") and ties.get("message"):
+            parts.append(f'<p class="data-warning"><strong>{html.escape(dataset)}:</strong> '
+                         f'{html.escape(ties["message"])}</p>')
+    if extra.get("dequantize"):
+        d = extra["dequantize"]
+        widths = ", ".join(f"{html.escape(str(c))} {w:g}" for c, w in d.get("widths", {}).items())
+        parts.append(f"<p>Dequantized before fitting: uniform noise of width {widths} (seed {d.get('seed')}).</p>")
+    files = extra.get("netcdf") or []
+    if files:
+        items = "".join(f"<li><code>{html.escape(f)}</code></li>" for f in files)
+        parts.append(f'<h3>Posteriors saved (NetCDF)</h3><ul class="netcdf">{items}</ul>'
+                     "<p class='meta'>Open one with <code>arviz.from_netcdf(path)</code> (paths relative to the "
+                     "output folder); the README's <em>Inspect a posterior</em> shows the ArviZ calls.</p>")
+    return "".join(parts)
 
 
 def _figures(folder: Path) -> str:
@@ -258,7 +341,7 @@ def _record_problems(consistency: dict) -> str:
     for name, info in (consistency.get("records_without_folder") or {}).items():
         when = f", ran {html.escape(_when(info.get('finish_time')))} UTC" if info.get("finish_time") else ""
         items.append(f"<li><code>{html.escape(name)}</code>: recorded earlier{when}, but its folder is missing; "
-                     "run it again.</li>")
+                     "run it again (or delete summary.json, which is rebuilt from the folders, to forget it).</li>")
     if not items:
         return ""
     return (f'<section id="record-problems" class="record-problems"><h2>Not in the record</h2>'
@@ -291,6 +374,7 @@ def render_report(summary: dict, out: Path) -> str:
         if options:
             meta += " · options " + ", ".join(f"<code>{html.escape(f'{k} = {v}')}</code>" for k, v in options.items())
         diagnostics = _diagnostics_table(summary.get("analyses", {}).get(name, {}))
+        diagnostics += _data_and_posteriors(summary.get("analyses", {}).get(name, {}))
         figures = _figures(out / name)
         sections.append(
             f'<section id="{name}"><h2>{html.escape(title)}{badge}</h2>'

@@ -53,7 +53,7 @@ from threadpoolctl import threadpool_limits
 
 from analyses import interrupts, results_record
 from analyses.report import describe_differences, write_report
-from models.data import load_dataset
+from analyses.common import prepare_data
 from models.fitting import ESS_MIN
 from models.io import save_figure, save_netcdf, to_jsonable, write_json
 from models.validation import DataError
@@ -84,15 +84,29 @@ class Settings:
     quick: bool = False
     out: Path = Path("results")
     data: str | None = None
+    #: How the --data file is used (:func:`analyses.common.prepare_data`): ``--columns`` as typed
+    #: (names or 1-based positions), ``--dropna``, ``--labels`` (a column of group labels) and
+    #: ``--dequantize`` widths as typed. Recorded in summary.json when set.
+    columns: str | None = None
+    dropna: bool = False
+    labels: str | None = None
+    dequantize: str | None = None
     #: Per-analysis option values, {analysis: {dest: value}} (``main`` passes every option of the
     #: analyses being run; ``run_analyses`` fills in the defaults of any missing, :func:`option_defaults`).
     options: dict[str, dict] = field(default_factory=dict)
     #: PyMC's progress bars while sampling: on for an interactive full run (``main`` decides), off
     #: in --quick runs, tests and logs. Display only, so not recorded in summary.json.
     progressbar: bool = False
+    #: The --data set as the analyses get it, read once (:func:`analyses.common.user_data`), and
+    #: what reading it decided (rows dropped, dequantization widths and seed), recorded.
+    dataset: object = field(default=None, repr=False, compare=False)
+    data_record: dict = field(default_factory=dict, repr=False, compare=False)
 
     def as_dict(self) -> dict:
-        return {"seed": self.seed, "quick": self.quick, "out": str(self.out), "data": self.data}
+        chosen = {"columns": self.columns, "dropna": self.dropna or None, "labels": self.labels,
+                  "dequantize": self.dequantize}
+        return ({"seed": self.seed, "quick": self.quick, "out": str(self.out), "data": self.data}
+                | {key: value for key, value in chosen.items() if value is not None} | self.data_record)
 
 
 #: The comparisons a check can make: ``|value - reference_value| <= tolerance`` (elementwise
@@ -316,7 +330,13 @@ class Context:
         return path
 
     def save_netcdf(self, idata, filename: str) -> Path:
-        return save_netcdf(idata, self.out_dir / filename)
+        """Save a posterior (atomically); its path under ``--out`` is listed in summary.json
+        (``analyses[name]["netcdf"]``), in the report and at the end of the console output."""
+        path = save_netcdf(idata, self.out_dir / filename)
+        files = self.extra.setdefault("netcdf", [])
+        if f"{self.name}/{filename}" not in files:
+            files.append(f"{self.name}/{filename}")
+        return path
 
     def write_json(self, filename: str, obj) -> Path:
         return write_json(self.out_dir / filename, obj)
@@ -360,7 +380,21 @@ def _parser(prog: str) -> tuple[argparse.ArgumentParser, dict[str, str]]:
     p.add_argument("--seed", type=int, default=Settings.seed, help="seed for every random path (default %(default)s)")
     p.add_argument("--out", type=Path, default=Settings.out, help="output folder (default %(default)s)")
     p.add_argument("--data", default=None,
-                   help="a data file (CSV with header, or whitespace .txt) to use instead of the shipped data set")
+                   help="a data file (.csv with header, ',' or ';'; .tsv; or whitespace .txt without header) to use "
+                        "instead of the shipped data sets")
+    data = p.add_argument_group("--data options", "how the analyses use the --data file (checked before anything runs)")
+    data.add_argument("--columns", metavar="NAME[,NAME...]",
+                      help="the columns to use, by name or 1-based position, in order (text columns elsewhere in the "
+                           "file are fine); univariate analyses take the first, bivariate ones the first two")
+    data.add_argument("--dropna", action="store_true",
+                      help="drop rows with a missing cell (empty, NA, NaN) in a column used; the count is printed and "
+                           "recorded (default: refuse them)")
+    data.add_argument("--labels", metavar="COLUMN",
+                      help="a column of group labels, text or numbers, for the analyses that use them (body_gmm: "
+                           "two groups, e.g. sex)")
+    data.add_argument("--dequantize", metavar="WIDTH[,WIDTH]",
+                      help="GMM analyses: add seeded uniform noise of each column's rounding width (one width, or one "
+                           "per column used; 0 leaves a column as it is) against heavily tied, rounded data")
     owners = {}
     for name in DEFAULT_ANALYSES + OPT_IN_ANALYSES:
         module = load_analysis(name)
@@ -395,9 +429,10 @@ def run_analyses(names: list[str], settings: Settings) -> dict:
     modules = [load_analysis(n) for n in names]  # unknown names fail before anything runs
     options = {name: option_defaults(module) | settings.options.get(name, {})
                for name, module in zip(names, modules)}
-    if settings.data:  # a missing or malformed --data file fails before anything runs or is written
-        ds = load_dataset(settings.data)
-        print(f"data: {ds.name} ({ds.values.shape[0]} rows; columns {', '.join(ds.columns)})", flush=True)
+    # --data and its options, read once and checked against every analysis to run: a bad file, column
+    # or label fails before anything runs or is written
+    prepare_data(settings, dict(zip(names, modules)),
+                 {n: load_analysis(n) for n in DEFAULT_ANALYSES + OPT_IN_ANALYSES})
     with results_record.locked_folder(settings.out):
         run = {k: v for k, v in settings.as_dict().items() if k != "out"} | {
             "data_sha256": results_record.data_sha256(settings.data), "versions": versions()}
@@ -476,7 +511,21 @@ def print_table(summary: dict, out: Path, names: list[str] | None = None) -> Non
           "(max err/tol: an analysis' largest |error| / tolerance; a check passes at <= 1)")
     for line in record_notes(summary, names):
         print(line)
+    for line in netcdf_lines(summary, names, out):
+        print(line)
     print(f"report:  {out / 'report.html'}\nsummary: {out / 'summary.json'}")
+
+
+def netcdf_lines(summary: dict, names: list[str], out: Path) -> list[str]:
+    """The posteriors the analyses in ``names`` saved, one line per analysis (README: Inspect a posterior)."""
+    saved = {n: summary.get("analyses", {}).get(n, {}).get("netcdf") or [] for n in names}
+    saved = {n: files for n, files in saved.items() if files}
+    if not saved:
+        return []
+    width = max(len(n) for n in saved)
+    return (["posteriors (NetCDF; open with arviz.from_netcdf, see README 'Inspect a posterior'):"]
+            + [f"  {n:<{width}}  {out / files[0]}" + (f" (+ {', '.join(Path(f).name for f in files[1:])})"
+                                                   if files[1:] else "") for n, files in saved.items()])
 
 
 def record_notes(summary: dict, names: list[str]) -> list[str]:
@@ -506,7 +555,7 @@ def main(argv: list[str] | None = None, prog: str = "python -m analyses") -> int
         return 2
     except KeyboardInterrupt as exc:
         print(exc if isinstance(exc, interrupts.RunInterrupted) else
-              "interrupted with no analysis running; earlier results kept", file=sys.stderr, flush=True)
+              "interrupted before any analysis started; nothing was changed", file=sys.stderr, flush=True)
         return 130
 
 
@@ -529,21 +578,26 @@ def _command_line(argv: list[str] | None, prog: str) -> int:
     for dest, name in owners.items():
         if name in names:
             options.setdefault(name, {})[dest] = getattr(args, dest)
-    settings = Settings(seed=args.seed, quick=args.quick, out=args.out, data=args.data, options=options,
+    settings = Settings(seed=args.seed, quick=args.quick, out=args.out, data=args.data, columns=args.columns,
+                        dropna=args.dropna, labels=args.labels, dequantize=args.dequantize, options=options,
                         progressbar=sys.stdout.isatty() and not args.quick)
     try:
         summary = run_analyses(names, settings)
     except (DataError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print_table(summary, settings.out, names)
+    with interrupts.deferred():  # every analysis is committed: a Ctrl-C now changes nothing
+        print_table(summary, settings.out, names)
     return 0 if all(c["passed"] for c in summary["checks"] if c["analysis"] in names) else 1
 
 
 def main_for_script(module_file: str) -> int:
     """Entry point for ``python analyses/<name>.py [options]``."""
     name = Path(module_file).stem
-    return main([name] + sys.argv[1:], prog=f"python analyses/{name}.py")
+    code = main([name] + sys.argv[1:], prog=f"python analyses/{name}.py")
+    if code == 130:
+        interrupts.exit_interrupted()  # exactly 130 (see there)
+    return code
 
 
 def summary_checks(path: Path) -> list[dict]:

@@ -43,11 +43,13 @@ from scipy.special import logsumexp
 
 from analyses.common import (
     CATEGORY_COLORS,
+    DataNeeds,
     Table,
     axis_label,
     density_contour,
     gate,
     load_faithful,
+    mixture_ready,
     nuts_settings,
 )
 from models import gmm
@@ -57,6 +59,8 @@ from models.gmm_vb import fit_vb, vb_prior
 from models.gmm_vb_model import gmm_normal_wishart_model, start_from_vb
 
 TITLE = "Variational Bayes for the GMM: exact VB vs ADVI (mean-field, full-rank) vs NUTS on one Normal-Wishart model"
+#: The first two chosen columns of --data; ties checked, --dequantize taken.
+DATA = DataNeeds(columns=2, dequantize=True)
 
 K = 2
 METHODS = ("VB", "ADVI mean-field", "ADVI full-rank", "NUTS")
@@ -89,8 +93,9 @@ def datasets(ctx) -> list[Table]:
     if ctx.settings.data:
         return [load_faithful(ctx)]                       # first two columns of --data
     bdims = load_dataset("bdims").select(["height_cm", "weight_kg"])
+    values = mixture_ready(ctx, bdims.values, bdims.columns, dataset="bdims", user=False)
     return [load_faithful(ctx),
-            Table("bdims", bdims.values, tuple(bdims.columns), tuple(axis_label(c) for c in bdims.columns))]
+            Table("bdims", values, tuple(bdims.columns), tuple(axis_label(c) for c in bdims.columns))]
 
 
 # --------------------------------------------------------------------------- draws in (w, μ, Σ)

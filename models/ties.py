@@ -72,6 +72,13 @@ class ColumnTies:
     heavy: bool
     step: float | None
 
+    def as_dict(self) -> dict:
+        """For summary.json (the ten largest heaps)."""
+        return {"column": self.column, "rows": self.n_rows, "distinct_values": self.n_values,
+                "rows_on_repeated_values": self.n_tied, "heaped_rows": self.heaped_rows,
+                "heaps": [[v, n] for v, n in self.heaps[:10]], "top_share": self.top_share, "heavy": self.heavy,
+                "step": self.step}
+
     def describe(self) -> str:
         """``waiting_min: 264 of 272 rows on repeated values`` (+ the heaps when heavy)."""
         text = f"{self.column}: {self.n_tied} of {self.n_rows} rows on repeated values ({self.n_values} distinct)"

@@ -26,8 +26,8 @@ from analyses.runner import Context, Settings
 from models.conjugate import NormalGamma
 
 
-def _ctx(data=None):
-    return SimpleNamespace(settings=SimpleNamespace(data=data), log=lambda message: None)
+def _ctx(data=None, **data_options):
+    return SimpleNamespace(settings=Settings(data=data, **data_options), log=lambda message: None, extra={})
 
 
 @pytest.mark.parametrize("column, keep_unnamed, label", [
