@@ -19,11 +19,13 @@ from analyses.common import (
     histogram_bins,
     load_faithful,
     load_gaussian_data,
+    prepare_data,
     sigma_density,
     unit_of,
 )
 from analyses.runner import Context, Settings
 from models.conjugate import NormalGamma
+from models.ties import dequantize
 
 
 def _ctx(data=None, **data_options):
@@ -119,3 +121,49 @@ def test_check_ks_passes_draws_from_the_law_and_fails_a_shifted_law():
     crit = stats.kstwo(4000).ppf(1 - 1e-4)  # 0.0351, about √(−ln(α/2)/(2n))
     assert ctx.checks[0].reference_value == pytest.approx(crit) and crit == pytest.approx(0.0351, abs=2e-4)
     assert ctx.checks[0].probability and ctx.checks[0].basis == "KS critical value, level 0.0001"
+
+
+# --------------------------------------------------------------------------- the user's data: ties and dequantization
+
+
+def _heaped_file(tmp_path, rng):
+    """A CSV of 300 rows whose first column has a fifth of its values rounded to multiples of 10."""
+    x = rng.normal([170.0, 70.0], [9.0, 12.0], size=(300, 2))
+    rows = rng.random(300) < 0.2
+    x[rows, 0] = np.round(x[rows, 0] / 10) * 10
+    path = tmp_path / "heaped.csv"
+    path.write_text("height,weight\n" + "".join(f"{a!r},{b!r}\n" for a, b in x.tolist()))
+    return path, x
+
+
+def test_gmm_data_warn_about_heavy_ties_before_fitting(tmp_path, rng):
+    path, x = _heaped_file(tmp_path, rng)
+    logged = []
+    ctx = SimpleNamespace(settings=Settings(data=str(path)), log=logged.append, extra={})
+    t = load_faithful(ctx)
+    np.testing.assert_array_equal(t.values, x)
+    warning = next(m for m in logged if "WARNING" in m)
+    assert "heavy ties — height:" in warning and "--dequantize 10,0" in warning
+    assert ctx.extra["ties"]["heaped"]["heavy"] == ["height"]
+    tied = ctx.extra["ties"]["heaped"]["before"][0]
+    assert tied["rows_on_repeated_values"] == sum(c for c in np.unique(x[:, 0], return_counts=True)[1] if c > 1)
+
+
+def test_dequantize_is_seeded_recorded_and_removes_the_ties(tmp_path, rng, capsys):
+    path, x = _heaped_file(tmp_path, rng)
+    settings = Settings(data=str(path), dequantize="10,0", seed=7)
+    import analyses.old_faithful_gmm as module
+
+    prepare_data(settings, {"old_faithful_gmm": module})
+    recorded = settings.as_dict()
+    assert recorded["dequantize"] == "10,0" and recorded["dequantize_widths"] == {"height": 10.0, "weight": 0.0}
+    assert recorded["dequantize_seed"] == 7
+    logged = []
+    ctx = SimpleNamespace(settings=settings, log=logged.append, extra={})
+    t = load_faithful(ctx)
+    noise = t.values - x
+    assert np.all(np.abs(noise[:, 0]) <= 5.0) and np.all(noise[:, 1] == 0.0)
+    np.testing.assert_array_equal(t.values[:, 0], dequantize(x, [10.0, 0.0], seed=7)[:, 0])  # the recorded seed
+    assert not any("WARNING" in m for m in logged) and any(m.startswith("dequantized heaped:") for m in logged)
+    assert ctx.extra["dequantize"] == {"widths": {"height": 10.0, "weight": 0.0}, "seed": 7, "dataset": "heaped"}
+    assert ctx.extra["ties"]["heaped"]["heavy"] == []
