@@ -28,12 +28,14 @@ each an abort message when its sampling loop is interrupted).
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import signal
 import sys
 import threading
 
-__all__ = ["Interrupted", "RunInterrupted", "handling_interrupts", "deferred", "interrupted", "checkpoint"]
+__all__ = ["Interrupted", "RunInterrupted", "handling_interrupts", "deferred", "interrupted", "checkpoint",
+           "exit_interrupted"]
 
 
 class Interrupted(KeyboardInterrupt):
@@ -71,8 +73,9 @@ def _quiet_unraisable(previous):
 def handling_interrupts():
     """Install the handler for the block (main thread only; elsewhere a no-op), then restore
     the previous SIGINT handler and unraisable hook. The flag is cleared on entry and on exit
-    (a later run in the same process starts afresh)."""
-    if threading.current_thread() is not threading.main_thread():
+    (a later run in the same process starts afresh). Inside such a block, another is a no-op."""
+    nested = signal.getsignal(signal.SIGINT) is _handler and _State.owner == os.getpid()
+    if nested or threading.current_thread() is not threading.main_thread():
         yield
         return
     _State.flag, _State.deferring, _State.owner = False, 0, os.getpid()
@@ -107,3 +110,20 @@ def checkpoint() -> None:
     """Raise :class:`Interrupted` if a Ctrl-C arrived (and was perhaps swallowed since)."""
     if _State.flag:
         raise Interrupted
+
+
+def exit_interrupted() -> None:
+    """End the process now with exit status 130, stdio and logging flushed.
+
+    ``sys.exit(130)`` is not enough: when a Ctrl-C escaped from code that a compiled extension
+    ran through the C API while being imported (a Cython module's set-up code, say), CPython
+    remembers it and, however the exception was caught later, ends the process by SIGINT rather
+    than with the exit status given. Everything the run wrote is complete or removed by then.
+    """
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(130)

@@ -341,7 +341,7 @@ def _record_problems(consistency: dict) -> str:
     for name, info in (consistency.get("records_without_folder") or {}).items():
         when = f", ran {html.escape(_when(info.get('finish_time')))} UTC" if info.get("finish_time") else ""
         items.append(f"<li><code>{html.escape(name)}</code>: recorded earlier{when}, but its folder is missing; "
-                     "run it again.</li>")
+                     "run it again (or delete summary.json, which is rebuilt from the folders, to forget it).</li>")
     if not items:
         return ""
     return (f'<section id="record-problems" class="record-problems"><h2>Not in the record</h2>'

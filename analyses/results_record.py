@@ -90,7 +90,12 @@ def _make_folder(out: Path) -> list[Path]:
     created = []
     try:
         for path in reversed(missing):
-            path.mkdir()
+            try:
+                path.mkdir()
+            except FileExistsError:
+                if not path.is_dir():
+                    raise
+                continue  # another run made it a moment ago: not ours to remove
             created.insert(0, path)
     except OSError as exc:
         _remove_if_empty(created)

@@ -555,7 +555,7 @@ def main(argv: list[str] | None = None, prog: str = "python -m analyses") -> int
         return 2
     except KeyboardInterrupt as exc:
         print(exc if isinstance(exc, interrupts.RunInterrupted) else
-              "interrupted with no analysis running; earlier results kept", file=sys.stderr, flush=True)
+              "interrupted before any analysis started; nothing was changed", file=sys.stderr, flush=True)
         return 130
 
 
@@ -586,14 +586,18 @@ def _command_line(argv: list[str] | None, prog: str) -> int:
     except (DataError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print_table(summary, settings.out, names)
+    with interrupts.deferred():  # every analysis is committed: a Ctrl-C now changes nothing
+        print_table(summary, settings.out, names)
     return 0 if all(c["passed"] for c in summary["checks"] if c["analysis"] in names) else 1
 
 
 def main_for_script(module_file: str) -> int:
     """Entry point for ``python analyses/<name>.py [options]``."""
     name = Path(module_file).stem
-    return main([name] + sys.argv[1:], prog=f"python analyses/{name}.py")
+    code = main([name] + sys.argv[1:], prog=f"python analyses/{name}.py")
+    if code == 130:
+        interrupts.exit_interrupted()  # exactly 130 (see there)
+    return code
 
 
 def summary_checks(path: Path) -> list[dict]:

@@ -23,7 +23,7 @@ import sys
 import time
 import types
 
-from analyses import runner
+from analyses import interrupts, runner
 
 WAIT_SECONDS = 120
 
@@ -134,4 +134,7 @@ if __name__ == "__main__":  # the fakes become the runner's only analyses in thi
     sys.modules.update(make_modules())
     runner.DEFAULT_ANALYSES[:] = list(FAKES)
     runner.OPT_IN_ANALYSES[:] = []
-    sys.exit(runner.main(sys.argv[1:], prog="python tests/fake_analyses.py"))
+    code = runner.main(sys.argv[1:], prog="python tests/fake_analyses.py")
+    if code == 130:  # as python -m analyses ends
+        interrupts.exit_interrupted()
+    sys.exit(code)

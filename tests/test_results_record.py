@@ -63,24 +63,23 @@ class Run:
         self.lines: queue.Queue = queue.Queue()
         self.stdout: list[str] = []
         self.stderr: list[str] = []
-        threading.Thread(target=self._pump, args=(self.proc.stdout, self.stdout, True), daemon=True).start()
-        threading.Thread(target=self._pump, args=(self.proc.stderr, self.stderr, False), daemon=True).start()
+        threading.Thread(target=self._pump, args=(self.proc.stdout, self.stdout), daemon=True).start()
+        threading.Thread(target=self._pump, args=(self.proc.stderr, self.stderr), daemon=True).start()
 
-    def _pump(self, stream, into, announce):
+    def _pump(self, stream, into):
         for line in stream:
             into.append(line)
-            if announce:
-                self.lines.put(line)
-        if announce:
-            self.lines.put(None)
+            self.lines.put(line)
+        self.lines.put(None)
 
     def wait_for(self, marker: str, timeout: float = 300) -> None:
-        """Block until a line of stdout contains ``marker`` (fails if the run ends first)."""
-        deadline = time.monotonic() + timeout
+        """Block until a line of stdout or stderr contains ``marker`` (fails if the run ends first)."""
+        deadline, closed = time.monotonic() + timeout, 0
         while True:
             line = self.lines.get(timeout=max(0.1, deadline - time.monotonic()))
-            assert line is not None, f"the run ended before printing {marker!r}:\n{self.output()}"
-            if marker in line:
+            closed += line is None
+            assert closed < 2, f"the run ended before printing {marker!r}:\n{self.output()}"
+            if line is not None and marker in line:
                 return
 
     def signal(self, sig: int) -> None:
@@ -88,8 +87,9 @@ class Run:
 
     def finish(self, timeout: float = 120) -> int:
         code = self.proc.wait(timeout=timeout)
-        self.proc.stdout.close()
-        time.sleep(0.1)  # let the pumps take the last lines
+        deadline = time.monotonic() + 10
+        while sum(line is None for line in list(self.lines.queue)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.02)  # until both pumps have read to the end
         return code
 
     def output(self) -> str:
@@ -111,10 +111,13 @@ def interrupt(args: list[str], marker: str, **kwargs) -> tuple[int, Run]:
     return run.finish(), run
 
 
-def assert_one_line_interrupt(run: Run, name: str) -> None:
+def assert_one_line_interrupt(run: Run, name: str | None) -> None:
+    """No traceback; the run's last line says where it was interrupted (``name``; None: before
+    any analysis started)."""
     text = run.output()
     assert "Traceback" not in text and "Exception ignored" not in text, text
-    assert "".join(run.stderr).splitlines()[-1] == INTERRUPTED.format(name), text
+    line = INTERRUPTED.format(name) if name else "interrupted before any analysis started; nothing was changed"
+    assert "".join(run.stderr).splitlines()[-1] == line, text
     assert text.count("interrupted") == 1, text
 
 
@@ -194,6 +197,17 @@ def test_a_ctrl_c_that_the_analysis_swallowed_still_stops_it_and_commits_nothing
     assert_one_line_interrupt(run, "fake_swallow")
     assert "carried on" not in run.output() and "done in" not in run.output()
     assert snapshot(out) == before
+
+
+def test_ctrl_c_while_the_libraries_load(tmp_path):
+    """``python -X importtime`` prints each import as it completes: Ctrl-C once ``analyses.common``
+    has loaded, while the runner's other imports (and the analyses', PyMC's) go on."""
+    out = tmp_path / "R"
+    code, run = interrupt(["-X", "importtime", "-m", "analyses", "closed_forms", "--quick", "--out", str(out)],
+                          " analyses.common\n", command=(sys.executable,))
+    assert code == 130
+    assert_one_line_interrupt(run, None)
+    assert "[closed_forms]" not in run.output() and not out.exists()
 
 
 def test_ctrl_c_in_a_new_folder_leaves_no_folder(tmp_path):
@@ -325,6 +339,11 @@ def test_a_run_of_some_analyses_keeps_every_other_record_and_the_report_lists_al
     assert page.count("settings differ: seed 5 (the rest: seed 1)") == 1
     assert "kept from earlier runs: fake_a, fake_c" in printed
     assert "settings differ: fake_b ran with seed 5 (the rest: seed 1)" in printed
+    from analyses import report
+
+    (out / "report.html").unlink()
+    assert report.main(["--out", str(out)]) == 0  # the rebuild from summary.json gives the same page
+    assert (out / "report.html").read_text() == page
 
 
 def test_the_record_holds_seed_quick_data_and_its_sha256_options_versions_and_time(fakes, tmp_path):
