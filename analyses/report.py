@@ -114,7 +114,7 @@ def _value_cell(value, row: dict) -> str:
     at = ", ".join(map(str, reversed(index)))
     element = flat[k]
     every = ", ".join(_fmt(v) for v in flat)
-    return (f'{_fmt(element)} <span class="at">largest |error| at [{at}] of {"×".join(map(str, shape))}</span>'
+    return (f'{_fmt(element)} <span class="at">worst at [{at}] of {"×".join(map(str, shape))}</span>'
             f'<details><summary>show all {len(flat)}</summary><div class="all">[{every}]</div></details>')
 
 

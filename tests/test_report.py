@@ -145,3 +145,79 @@ def test_report_shows_when_and_how_each_analysis_ran_and_what_is_not_in_the_reco
     assert "(as most analyses ran; 1 with other settings, flagged below)" in page
     legacy = render_report(_fake_run(tmp_path), tmp_path)  # a summary.json from before records: no such parts
     assert "ran (UTC)" not in legacy and "Not in the record" not in legacy and "settings differ" not in legacy
+
+
+# --------------------------------------------------------------------------- the tie-out table at 1400 px
+
+#: Injected into a copy of the page: at the window's width, count the tie-out tables wider than
+#: their frame, the header cells outside the viewport or squeezed, and the status cells clipped.
+WIDTH_PROBE = (
+    "<script>window.addEventListener('load',()=>{const vw=document.documentElement.clientWidth;"
+    "const wraps=[...document.querySelectorAll('.tablewrap')];"
+    "const heads=[...document.querySelectorAll('table.checks th')];"
+    "const status=[...document.querySelectorAll('table.checks td.result')];"
+    "const b=document.body;b.setAttribute('data-viewport',vw);b.setAttribute('data-tables',wraps.length);"
+    "b.setAttribute('data-overflowing',wraps.filter(w=>w.scrollWidth>w.clientWidth+1).length);"
+    "b.setAttribute('data-hidden',heads.filter(h=>{const r=h.getBoundingClientRect();"
+    "return r.left<0||r.right>vw+0.5||r.width<40}).length);b.setAttribute('data-headers',heads.length);"
+    "b.setAttribute('data-clipped',status.filter(c=>c.scrollWidth>c.clientWidth+1).length);"
+    "b.setAttribute('data-toggles',document.querySelectorAll('table.checks details').length)});</script>")
+
+
+def width_probe(html_path, tmp_path, width: int = 1400) -> dict[str, str]:
+    """Open ``html_path`` in headless Chromium ``width`` px wide; return the WIDTH_PROBE counts."""
+    if CHROMIUM is None:
+        pytest.skip("chromium is not installed (.ci/run installs Debian's chromium package)")
+    probed = tmp_path / f"width_{html_path.stem}.html"
+    probed.write_text(html_path.read_text().replace("</body>", WIDTH_PROBE + "</body>"))
+    dom = subprocess.run(
+        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", f"--user-data-dir={tmp_path / 'width-profile'}",
+         f"--window-size={width},1000", "--hide-scrollbars", "--virtual-time-budget=10000", "--dump-dom",
+         probed.as_uri()],
+        capture_output=True, text=True, timeout=120, check=True).stdout
+    return dict(re.findall(r'data-(\w+)="([^"]*)"', re.search(r"<body([^>]*)>", dom).group(1)))
+
+
+def _long_rows() -> list[dict]:
+    """The widest rows a real run writes: long method and reference strings, a 272 x 2 array, a
+    2 x 2 x 2 array, a long basis and note, a bound, a failure."""
+    rng = __import__("numpy").random.default_rng(0)
+    big = rng.normal(size=(272, 2))
+    worse = big.copy()
+    worse[200, 1] += 0.5
+    base = {"analysis": "alpha", "dataset": "faithful", "passed": True, "tolerance": 1e-9, "abs_error": 0.0}
+    return [
+        base | {"quantity": "marginalized generative model: per-point log-likelihood at the MAP and 4 draws",
+                "method": "pymc_extras.marginalize(gmm_generative_model(x, 2), ['z'])",
+                "reference": "gmm_marginal_model (weak priors; the model NUTS samples)",
+                "value": big.tolist(), "reference_value": worse.tolist(), "abs_error": 0.5, "passed": False,
+                "basis": "1e-09 relative: round-off", "note": "every point, both features: " + "x" * 80},
+        base | {"quantity": "covariances / (sd sdᵀ)", "method": "models.gmm_metrics.adjusted_rand_index_by_pairs",
+                "reference": "EM MLE (k-means++, tol 1e-12)", "value": [[[1.0, 0.1], [0.1, 1.0]]] * 2,
+                "reference_value": [[[1.0, 0.1], [0.1, 1.0]]] * 2, "basis": "1e-4 standardized: optimizer convergence"},
+        base | {"quantity": "min bulk ESS", "method": "NUTS (Old Faithful K=2, 1000 draws)", "reference": "bound >= 400",
+                "value": 812.123456, "reference_value": 400.0, "tolerance": 0.0,
+                "basis": "ESS criterion 400: 400 (Vehtari et al. 2021), or 20 % of the draws in a quick run"},
+    ]
+
+
+def test_long_arrays_show_their_worst_element_and_a_toggle(tmp_path):
+    summary = _fake_run(tmp_path)
+    summary["checks"] = _long_rows() + summary["checks"]
+    page = render_report(summary, tmp_path)
+    # the 272 x 2 array: its worst element is [200, 1] (0.5 off), shown with a toggle holding all 544
+    assert 'worst at [200, 1] of 272×2</span><details><summary>show all 544</summary>' in page
+    assert page.count("<details>") == 4       # value and reference of the two long arrays
+    assert '<td class="num">[1, 2, 3, 4.1]</td>' in page  # a four-element array is shown whole, not toggled
+
+
+def test_tie_out_table_fits_1400_px_in_headless_chromium(tmp_path):
+    """Every column header inside the viewport and at least 40 px wide, no table wider than its
+    frame, no status cell clipped — with the widest rows a run writes."""
+    summary = _fake_run(tmp_path)
+    summary["checks"] = _long_rows() + summary["checks"]
+    probe = width_probe(write_report(summary, tmp_path), tmp_path)
+    assert int(probe["viewport"]) >= 1380 and int(probe["tables"]) == 2
+    assert int(probe["headers"]) == 18 and probe["hidden"] == "0" and probe["overflowing"] == "0"
+    assert probe["clipped"] == "0" and probe["toggles"] == "4"
