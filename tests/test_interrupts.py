@@ -79,3 +79,16 @@ def test_a_forked_worker_ignores_the_ctrl_c():
         _, status = os.waitpid(pid, 0)
         assert not interrupts.interrupted()
     assert os.waitstatus_to_exitcode(status) == 0
+
+
+def test_a_nested_block_keeps_the_outer_state():
+    """``python -m analyses`` takes Ctrl-C before the runner's imports, and ``runner.main`` again:
+    the inner block must neither clear a remembered interrupt nor restore Python's handler."""
+    with interrupts.handling_interrupts():
+        with interrupts.deferred():
+            _ctrl_c()
+        with interrupts.handling_interrupts():
+            assert interrupts.interrupted()
+        assert interrupts.interrupted()
+        with pytest.raises(KeyboardInterrupt):  # still ours: raises, not the default's kill
+            _ctrl_c()
