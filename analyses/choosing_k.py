@@ -44,13 +44,13 @@ from analyses.common import (
     CATEGORY_COLORS,
     DataNeeds,
     check_pareto_k,
-    gmm_posterior_in_data_units,
     load_faithful,
     round_off,
 )
 from models import gmm, gmm_metrics
 from models.em import EMWarning, fit_em
 from models.fitting import diagnose
+from models.gmm_arviz import posterior_in_data_units
 from models.gmm_builders import gmm_marginal_model
 from models.gmm_fitting import log_likelihood_function, sample_gmm_posterior
 from models.gmm_spec import parameters_to_point
@@ -193,7 +193,7 @@ def run(ctx) -> None:
         ctx.log(f"K={k}: elpd_loo {loo.elpd_loo:.1f} ± {loo.se:.1f}, p_loo {loo.p_loo:.1f}; "
                 f"BIC {table[ct][k]['bic']:.1f}; max R-hat of per-point log-lik {rhat_pointwise[k]:.4f}")
         loos[k], idatas[f"K={k}"] = loo, idata
-        gmm_posterior_in_data_units(idata, model.gmm_spec)
+        posterior_in_data_units(idata, model)
         ctx.save_netcdf(idata, f"posterior_K{k}_{ct}.nc")
         seconds[k] = {"wall": round(time.perf_counter() - start, 2),
                       "sampling": round(float(idata.posterior.attrs.get("sampling_time", np.nan)), 2),

@@ -17,7 +17,6 @@ from matplotlib.figure import Figure
 from models import gmm
 from models.data import Dataset, load_dataset, parse_column_list
 from models.fitting import diagnose, posterior_moment_errors
-from models.gmm_fitting import posterior_parameters, predictive_in_data_units
 from models.ties import dequantize, heavy_ties, parse_widths, tie_report, ties_message
 from models.validation import DataError
 
@@ -230,34 +229,6 @@ def load_faithful(ctx) -> Table:
         return Table(ds.name, values, tuple(columns), tuple(axis_label(c) for c in columns), same)
     values = mixture_ready(ctx, shipped.values, shipped.columns, dataset="faithful", user=False)
     return Table("faithful", values, tuple(shipped.columns), tuple(axis_label(c) for c in shipped.columns), True)
-
-
-def gmm_posterior_in_data_units(idata, spec) -> None:
-    """Make a GMM posterior speak the data's units before it is saved (in place).
-
-    Adds ``means`` and ``sds`` (chain, draw, component, feature) in data units to the
-    posterior — the sampler's own variables (``mu``, ``prec_c``, ...) stay, in the standardized
-    units the model samples — and turns a posterior predictive ``x`` and the observed ``x`` into
-    data units, so that ``az.summary``, ``az.plot_trace`` and ``az.plot_ppc`` of the saved file
-    show the data's units under the data's column names (the ``feature`` coordinate).
-    """
-    p = posterior_parameters(idata, spec)
-    mu, cov = p["mu"], p["cov"]
-    variances = {"full": lambda: np.diagonal(cov, axis1=-2, axis2=-1),
-                 "tied": lambda: np.broadcast_to(np.diagonal(cov, axis1=-2, axis2=-1)[..., None, :], mu.shape),
-                 "diag": lambda: cov,
-                 "spherical": lambda: np.broadcast_to(cov[..., None], mu.shape)}[spec.covariance_type]()
-    dims = ("chain", "draw", "component", "feature")
-    idata.posterior["means"] = (dims, mu)
-    idata.posterior["sds"] = (dims, np.sqrt(variances))
-    idata.posterior.attrs["units"] = ("means, sds: data units; the sampler's variables (mu, prec_c, ...): "
-                                      "standardized by constant_data loc and scale")
-    if "posterior_predictive" in idata.groups():
-        predicted = idata.posterior_predictive["x"]
-        idata.posterior_predictive["x"] = predicted.copy(data=predictive_in_data_units(idata, spec))
-        observed = idata.observed_data["x"]
-        idata.observed_data["x"] = observed.copy(data=spec.standardization.invert(observed.values))
-        idata.posterior_predictive.attrs["units"] = idata.observed_data.attrs["units"] = "data"
 
 
 # --------------------------------------------------------------------------- grids and figures

@@ -39,7 +39,6 @@ from analyses.common import (
     density_contour,
     fig_from_axes,
     gate,
-    gmm_posterior_in_data_units,
     grid_for,
     load_faithful,
     round_off,
@@ -48,6 +47,7 @@ from analyses.common import (
 from models import gmm, gmm_metrics
 from models.em import fit_em
 from models.fitting import to_unconstrained
+from models.gmm_arviz import posterior_in_data_units
 from models.gmm_builders import gmm_generative_model, gmm_marginal_model
 from models.gmm_fitting import (
     fit_gmm_map,
@@ -367,7 +367,7 @@ def run(ctx) -> None:
     ctx.save_figure(figure_ppc(t, x_rep), "posterior_predictive.png")
     units = units_posterior(idata, spec, t)
     arviz_figures(ctx, units, t)
-    gmm_posterior_in_data_units(idata, spec)            # means, sds and the posterior predictive in data units
+    posterior_in_data_units(idata, spec)                # means, sds and the posterior predictive in data units
     ctx.save_netcdf(idata, "old_faithful_posterior.nc")
     stats = idata.sample_stats
     ctx.extra.update({

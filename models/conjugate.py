@@ -423,6 +423,16 @@ class NormalGamma(ConjugatePrior):
 
     Prior draws: ``sample(rng, size)``, a :class:`NormalGammaDraws` of (size,) arrays; prior
     predictive Student-t(2a0, mu0, √(b0 (kappa0 + 1)/(a0 kappa0))).
+
+    Example
+    -------
+    >>> from models import NormalGamma
+    >>> post = NormalGamma(mu0=0.0, kappa0=1.0, a0=1.0, b0=1.0).posterior([1.0, 2.0, 3.0])
+    >>> post.mu_N, post.kappa_N, post.a_N, post.b_N      # (0·1 + 3·2)/4, 1 + 3, 1 + 3/2, 1 + 1 + 1·3·4/8
+    (1.5, 4.0, 2.5, 3.5)
+    >>> lo, hi = post.marginal_mu().interval(0.95)        # Student-t marginal of μ
+    >>> bool(lo < 1.5 < hi)
+    True
     """
 
     mu0: float

@@ -361,6 +361,13 @@ def fit_em(x, n_components, *, covariance_type: str = "full", init="kmeans++", s
     DataError
         Bad data or settings; a covariance that loses positive definiteness (only possible
         with ``reg_covar=0``) — "increase reg_covar or standardize your data".
+
+    Example
+    -------
+    >>> from models import fit_em, load_dataset
+    >>> em = fit_em(load_dataset("faithful").values, 2, seed=0)
+    >>> em.converged, round(em.mean_log_likelihood, 3), em.weights.round(3).tolist()
+    (True, -4.155, [0.356, 0.644])
     """
     k = validate_n_components(n_components)
     covariance_type = validate_covariance_type(covariance_type)

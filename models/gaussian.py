@@ -61,6 +61,14 @@ def mle_mean(x) -> float | np.ndarray:
     Returns
     -------
     float for (N,) input; ndarray (D,) for (N, D) input.
+
+    Example
+    -------
+    >>> from models import mle_mean
+    >>> mle_mean([1.0, 2.0, 6.0])
+    3.0
+    >>> mle_mean([[1.0, 10.0], [3.0, 30.0]]).tolist()
+    [2.0, 20.0]
     """
     x = validate_samples(x, name="x", min_rows=1, why=None, allow_constant=True)
     mu = x.mean(axis=0)
@@ -86,6 +94,12 @@ def mle_var(x) -> float | np.ndarray:
     Returns
     -------
     float for (N,) input; ndarray (D,) of per-column variances for (N, D) input.
+
+    Example
+    -------
+    >>> from models import mle_var
+    >>> mle_var([1.0, 2.0, 6.0])       # Σ(x - 3)² / 3 = (4 + 1 + 9) / 3
+    4.666666666666667
     """
     x = validate_samples(x, name="x", min_rows=2, why="a variance needs at least two observations", allow_constant=False)
     var = _scatter_diag(x) / x.shape[0]
@@ -134,6 +148,12 @@ def mle_cov(x) -> np.ndarray:
     Returns
     -------
     ndarray, shape (D, D), symmetric.
+
+    Example
+    -------
+    >>> from models import mle_cov
+    >>> mle_cov([[0.0, 0.0], [1.0, 2.0], [2.0, 1.0]]).tolist()
+    [[0.6666666666666666, 0.3333333333333333], [0.3333333333333333, 0.6666666666666666]]
     """
     x = _covvalidate_samples(x, "a D-dimensional covariance needs N >= D + 1 to be non-singular")
     return _scatter(x) / x.shape[0]

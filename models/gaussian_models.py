@@ -215,11 +215,16 @@ def normal_model(x, prior="flat", *, hyper=None) -> pm.Model:
     pm.Model with coords ``obs`` (N); data ``x_data`` (obs); observed ``x`` (obs); free
     variables among ``mu``, ``sigma``, ``tau`` (scalars), the others deterministic or fixed.
 
-    Example::
+    Example
+    -------
+    The flat-prior MAP is the closed-form MLE (x̄, σ_ML); a conjugate prior's NUTS posterior is
+    compared with :func:`exact_posterior` (``sample_nuts(normal_model(x, prior), seed=1)``).
 
-        prior = NormalGamma(mu0=170.0, kappa0=1.0, a0=2.0, b0=100.0)
-        idata = sample_nuts(normal_model(heights, prior), seed=1)
-        exact = exact_posterior(heights, prior)  # exact.marginal_mu(), exact.mean_sigma, ...
+    >>> from models import fit_map, load_dataset, mle_mean, mle_var, normal_model
+    >>> x = load_dataset("heights").values[:, 0]
+    >>> point = fit_map(normal_model(x, "flat"))
+    >>> bool(abs(point["mu"] - mle_mean(x)) < 1e-6 * mle_mean(x)), bool(abs(point["sigma"] - mle_var(x) ** 0.5) < 1e-6)
+    (True, True)
     """
     prior, hyper = _resolve_prior(prior, hyper, UNIVARIATE_PRIORS)
     if hyper is None:

@@ -331,6 +331,14 @@ def responsibilities(x, w, mu, cov, covariance_type: str = "full") -> np.ndarray
     Returns
     -------
     ndarray, shape (N, K); every row sums to 1.
+
+    Example
+    -------
+    >>> import numpy as np
+    >>> from models import responsibilities
+    >>> w, mu, cov = np.array([0.5, 0.5]), np.array([[0.0], [4.0]]), np.array([[[1.0]], [[1.0]]])
+    >>> responsibilities([[0.0], [2.0]], w, mu, cov).round(4).tolist()   # at 2.0: halfway, 50/50
+    [[0.9997, 0.0003], [0.5, 0.5]]
     """
     x, w, mu, _, chol, covariance_type = _validate_model(x, w, mu, cov, covariance_type)
     log_p = weighted_log_densities(x, w, mu, chol, covariance_type)

@@ -318,6 +318,13 @@ def gmm_marginal_model(x, n_components, *, covariance_type: str = "full", priors
     ------
     DataError
         Bad data or settings, before anything is built.
+
+    Example
+    -------
+    >>> from models import gmm_marginal_model, load_dataset
+    >>> model = gmm_marginal_model(load_dataset("faithful").values, 2, columns=["eruptions", "waiting"])
+    >>> model.coords["feature"], len(model.coords["obs"])
+    (('eruptions', 'waiting'), 272)
     """
     import pymc as pm
 

@@ -57,7 +57,7 @@ class ColumnTies:
     n_tied : rows whose value another row shares.
     heaps : ((value, rows), ...) of the heaps, most rows first.
     heaped_rows : rows on heaps.
-    top_share : share of the rows on the FEW most common values.
+    top_share : share of the rows on the FEW most common repeated values.
     heavy : see the module docstring.
     step : median gap between neighbouring heap values (the likely rounding width), or None.
     """
@@ -101,7 +101,7 @@ def _column_ties(name: str, x: np.ndarray) -> ColumnTies:
     order = np.argsort(-counts[heap], kind="stable")
     heaps = tuple((float(v), int(c)) for v, c in zip(values[heap][order], counts[heap][order]))
     heaped = int(counts[heap].sum())
-    top_share = float(np.sort(counts)[::-1][:FEW].sum() / n)
+    top_share = float(np.sort(counts[counts > 1])[::-1][:FEW].sum() / n)
     heavy = heaped >= HEAVY_SHARE * n or (values.size > 1 and top_share >= DISCRETE_SHARE)
     grid = np.sort(values[heap]) if heap.sum() >= 2 else (values if values.size <= 2 * FEW else np.array([]))
     step = float(np.median(np.diff(grid))) if grid.size >= 2 else None

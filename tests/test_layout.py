@@ -30,7 +30,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
     "closed forms": ("gaussian", "linear_gaussian", "conjugate", "conjugate_mvn", "sequential", "gmm", "em",
                      "gmm_spec", "gmm_metrics", "gmm_vb"),
     "builders": ("gaussian_models", "gmm_builders", "gmm_vb_model"),
-    "fitting": ("fitting", "gmm_fitting", "gmm_advi", "sbc"),
+    "fitting": ("fitting", "gmm_fitting", "gmm_arviz", "gmm_advi", "sbc"),
 }
 NUMPY_ONLY_LAYERS = ("inputs", "closed forms")
 PROBABILISTIC = ("pymc", "pytensor", "arviz", "pymc_extras", "xarray", "numpyro", "jax", "nutpie")
