@@ -13,10 +13,6 @@ import pytest
 import models
 
 ROOT = Path(__file__).resolve().parents[1]
-#: Exported names whose modules belong to the speed work (models/fitting.py, models/gmm_fitting.py):
-#: their examples are to be added there (texts in the issue-16 report). Strict: once one has an
-#: example that runs, its xfail fails and the name comes off this list.
-EXAMPLE_PENDING = {"fit_map", "fit_gmm_map", "sample_gmm_posterior"}
 
 
 def test_every_exported_name_is_defined_where_the_table_says():
@@ -39,9 +35,7 @@ def _examples(name):
     return doctest.DocTestFinder(recurse=False).find(getattr(models, name), name, globs={})
 
 
-@pytest.mark.parametrize("name", [
-    pytest.param(n, marks=pytest.mark.xfail(strict=True, reason="example pending in the owner's module"))
-    if n in EXAMPLE_PENDING else n for n in models.__all__])
+@pytest.mark.parametrize("name", models.__all__)
 def test_docstring_example_runs(name):
     tests = _examples(name)
     assert sum(len(t.examples) for t in tests) >= 2, f"{name}'s docstring has no runnable Example"
