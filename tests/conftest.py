@@ -6,8 +6,10 @@ analysis once in --quick mode for the whole session (the tests of the analyses s
 """
 
 import contextlib
+import fcntl
 import io
 import json
+import os
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -42,12 +44,35 @@ def one_blas_thread():
 def quick_run(tmp_path_factory) -> SimpleNamespace:
     """``python -m analyses --quick`` (every default analysis, the default seed), run once per
     session: ``code`` (exit status), ``out`` (the output folder), ``summary`` (summary.json) and
-    ``stdout`` (what it printed)."""
+    ``stdout`` (what it printed).
+
+    Once per session *across pytest-xdist workers* too: the first worker to need it runs it under
+    an exclusive lock in the directory the workers share and leaves its exit status and output
+    there; the others wait on the lock and read them (pytest-xdist's documented recipe for a
+    session fixture that must run once; its ``--dist loadgroup`` does not group with pytest 9).
+    """
     from analyses.runner import DEFAULT_ANALYSES, main
 
-    out = tmp_path_factory.mktemp("quick_run") / "results"
-    printed = io.StringIO()
-    with contextlib.redirect_stdout(printed):
-        code = main([*DEFAULT_ANALYSES, "--quick", "--out", str(out)])
-    return SimpleNamespace(code=code, out=out, summary=json.loads((out / "summary.json").read_text()),
-                           stdout=printed.getvalue())
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent  # shared by every worker of this session
+    out, done = root / "quick_run" / "results", root / "quick_run.json"
+    with open(root / "quick_run.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if not done.exists():
+            out.parent.mkdir(exist_ok=True)
+            printed = io.StringIO()
+            with contextlib.redirect_stdout(printed):
+                code = main([*DEFAULT_ANALYSES, "--quick", "--out", str(out)])
+            done.write_text(json.dumps({"code": code, "stdout": printed.getvalue()}))
+        record = json.loads(done.read_text())
+    return SimpleNamespace(code=record["code"], out=out, summary=json.loads((out / "summary.json").read_text()),
+                           stdout=record["stdout"])
+
+
+def pytest_collection_modifyitems(config, items):
+    """The first test that needs ``quick_run`` goes first, so that under pytest-xdist one worker
+    starts the nine analyses at once while the others take the rest of the suite."""
+    first = next((i for i, item in enumerate(items) if "quick_run" in getattr(item, "fixturenames", ())), None)
+    if first:
+        items.insert(0, items.pop(first))
