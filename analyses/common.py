@@ -204,6 +204,8 @@ def mixture_ready(ctx, values: np.ndarray, columns, *, dataset: str, user: bool)
                                    "dataset": dataset}
         before = after
     message = ties_message(before)
+    if heavy_ties(before) and not user:
+        message += f" (For the shipped {dataset}, name it as --data {dataset} to pass --dequantize.)"
     ctx.log(f"{dataset}: {'WARNING: ' if heavy_ties(before) else ''}{message}")
     ctx.extra.setdefault("ties", {})[dataset] = record | {"heavy": [t.column for t in heavy_ties(before)],
                                                           "message": message}

@@ -91,7 +91,9 @@ def test_one_column_file_is_refused_by_the_bivariate_analysis(tmp_path, capsys):
     path = tmp_path / "one.csv"
     path.write_text("height_cm\n" + "\n".join(str(170 + i % 7) for i in range(30)) + "\n")
     assert runner.main(["height_weight_mvn", "--quick", "--out", str(tmp_path / "o"), "--data", str(path)]) == 2
-    assert "needs two columns" in capsys.readouterr().err
+    # refused before anything runs, by the data check of the runner (analyses.common.prepare_data)
+    assert "height_weight_mvn uses 2 columns, but the file gives 1 (height_cm)" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
 
 
 def test_analysis_runs_as_a_script(tmp_path):

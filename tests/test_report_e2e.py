@@ -35,3 +35,26 @@ def test_real_quick_run_renders_in_headless_chromium(tmp_path):
     probe = browser_probe(out / "report.html", tmp_path)
     assert probe["images"] == f"{n_figures}/{n_figures}", "every figure decoded (naturalWidth > 0)"
     assert int(probe["rows"]) == len(summary["checks"]), "one tie-out row per check in summary.json"
+
+
+def test_posteriors_are_named_at_the_end_of_the_console_and_in_the_report(quick_run):
+    """Every NetCDF file the session's --quick run wrote is listed in its last lines and in its
+    analysis' section of report.html."""
+    written = sorted(p.relative_to(quick_run.out) for p in quick_run.out.glob("*/*.nc"))
+    assert len(written) >= 8
+    tail = quick_run.stdout[quick_run.stdout.rindex("posteriors (NetCDF"):]
+    page = (quick_run.out / "report.html").read_text()
+    for path in written:
+        assert path.name in tail and str(quick_run.out / path.parent) in tail, path
+        section = page[page.index(f'<section id="{path.parent}"'):]
+        section = section[:section.index("</section>")]
+        assert f"<code>{path}</code>" in section, path
+
+
+def test_real_report_fits_1400_px(quick_run, tmp_path):
+    """The session's --quick run's report.html, 1400 px wide: every tie-out column visible."""
+    from test_report import width_probe
+
+    probe = width_probe(quick_run.out / "report.html", tmp_path)
+    assert int(probe["tables"]) >= 9 and int(probe["headers"]) == 9 * int(probe["tables"])
+    assert probe["hidden"] == "0" and probe["overflowing"] == "0" and probe["clipped"] == "0"
