@@ -25,7 +25,16 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.figure import Figure
 
-from analyses.common import CATEGORY_COLORS, DataNeeds, axis_label, density_contour, mixture_ready, round_off, user_data
+from analyses.common import (
+    CATEGORY_COLORS,
+    DataNeeds,
+    axis_label,
+    density_contour,
+    explains_ties,
+    mixture_ready,
+    round_off,
+    user_data,
+)
 from models import gmm, gmm_metrics
 from models.data import load_dataset
 from models.em import fit_em
@@ -108,6 +117,7 @@ def figure_fits(name, x, z, groups, what, labels, complete, marginal, clusters, 
     return fig
 
 
+@explains_ties
 def run(ctx) -> None:
     name, x, z, groups, what, columns, labels = load_body(ctx)
     scale = x.std(axis=0)

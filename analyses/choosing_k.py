@@ -43,6 +43,7 @@ from matplotlib.figure import Figure
 from analyses.common import (
     CATEGORY_COLORS,
     DataNeeds,
+    explains_ties,
     check_pareto_k,
     load_faithful,
     round_off,
@@ -161,6 +162,7 @@ def verdict_text(best: dict, tied: list[int]) -> str:
     return verdict
 
 
+@explains_ties
 def run(ctx) -> None:
     import arviz as az
 

@@ -9,6 +9,7 @@ Not an analysis itself: the runner only loads the names in ``DEFAULT_ANALYSES`` 
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -210,6 +211,27 @@ def mixture_ready(ctx, values: np.ndarray, columns, *, dataset: str, user: bool)
     ctx.extra.setdefault("ties", {})[dataset] = record | {"heavy": [t.column for t in heavy_ties(before)],
                                                           "message": message}
     return values
+
+
+def explains_ties(run):
+    """Decorator of a GMM analysis' ``run(ctx)``: when a fit fails with a DataError (a covariance
+    that collapsed) on data whose ties :func:`mixture_ready` found heavy, the one-line error says
+    that the ties are the likely cause and what to pass."""
+
+    @functools.wraps(run)
+    def run_explained(ctx):
+        try:
+            return run(ctx)
+        except DataError as exc:
+            heavy = {name: r["heavy"] for name, r in ctx.extra.get("ties", {}).items() if r.get("heavy")}
+            if not heavy:
+                raise
+            where = "; ".join(f"{name}: {', '.join(columns)}" for name, columns in heavy.items())
+            raise DataError(f"{str(exc).rstrip('.')}. The likely cause: heavy ties ({where}), onto which a component "
+                            "collapsed (see the WARNING above); rerun with --dequantize and the rounding widths "
+                            "it names.") from None
+
+    return run_explained
 
 
 def load_faithful(ctx) -> Table:

@@ -35,6 +35,7 @@ from matplotlib.figure import Figure
 from analyses.common import (
     CATEGORY_COLORS,
     DataNeeds,
+    explains_ties,
     check_pareto_k,
     density_contour,
     fig_from_axes,
@@ -288,6 +289,7 @@ def arviz_figures(ctx, units, t) -> None:
 # --------------------------------------------------------------------------- run
 
 
+@explains_ties
 def run(ctx) -> None:
     t = load_faithful(ctx)
     x = t.values

@@ -44,6 +44,7 @@ from scipy.special import logsumexp
 from analyses.common import (
     CATEGORY_COLORS,
     DataNeeds,
+    explains_ties,
     Table,
     axis_label,
     density_contour,
@@ -351,6 +352,7 @@ def study(ctx, t: Table) -> dict:
             "nuts_gated": bool(ok)}
 
 
+@explains_ties
 def run(ctx) -> None:
     for t in datasets(ctx):
         ctx.extra[t.name] = study(ctx, t)

@@ -15,6 +15,7 @@ from analyses.common import (
     check_ks,
     check_map,
     check_moments,
+    explains_ties,
     grid_for,
     histogram_bins,
     load_faithful,
@@ -26,6 +27,7 @@ from analyses.common import (
 from analyses.runner import Context, Settings
 from models.conjugate import NormalGamma
 from models.ties import dequantize
+from models.validation import DataError
 
 
 def _ctx(data=None, **data_options):
@@ -167,3 +169,20 @@ def test_dequantize_is_seeded_recorded_and_removes_the_ties(tmp_path, rng, capsy
     assert not any("WARNING" in m for m in logged) and any(m.startswith("dequantized heaped:") for m in logged)
     assert ctx.extra["dequantize"] == {"widths": {"height": 10.0, "weight": 0.0}, "seed": 7, "dataset": "heaped"}
     assert ctx.extra["ties"]["heaped"]["heavy"] == []
+
+
+def test_a_collapse_on_heavily_tied_data_names_the_ties_and_the_remedy(tmp_path, rng):
+    path, _ = _heaped_file(tmp_path, rng)
+
+    def run(ctx):
+        load_faithful(ctx)
+        raise DataError("covariance of component 1 is not positive definite; increase reg_covar.")
+
+    ctx = SimpleNamespace(settings=Settings(data=str(path)), log=lambda message: None, extra={})
+    with pytest.raises(DataError, match=r"increase reg_covar\. The likely cause: heavy ties \(heaped: height\).*"
+                                        r"rerun with --dequantize"):
+        explains_ties(run)(ctx)
+    # without heavy ties the error passes through unchanged
+    smooth = SimpleNamespace(settings=Settings(), log=lambda message: None, extra={})
+    with pytest.raises(DataError, match=r"^covariance of component 1 is not positive definite; increase reg_covar\.$"):
+        explains_ties(run)(smooth)
