@@ -142,7 +142,7 @@ def fit_nuts(ctx, s, fit: dict, lo: float, hi: float) -> dict:
     x, ds = s.values, s.name
     settings = nuts_settings(ctx, univariate=True)
     ctx.log(f"NUTS, flat prior ({settings['chains']} x {settings['draws']} draws)")
-    idata_flat = sample_nuts(fit["model"], seed=ctx.seed, cores=1, **settings)
+    idata_flat = sample_nuts(fit["model"], seed=ctx.seed, **settings)
     gate(ctx, "flat prior", idata_flat, dataset=ds)
     exact_flat = exact_posterior(x, "flat")
     t = exact_flat.marginal_mu()
@@ -155,7 +155,7 @@ def fit_nuts(ctx, s, fit: dict, lo: float, hi: float) -> dict:
     ctx.log(f"NUTS, Normal-Gamma prior (μ0 = {prior.mu0:g}, κ0 = {prior.kappa0:g}, a0 = {prior.a0:g}, "
             f"b0 = {prior.b0:g})")
     model = normal_model(x, prior)
-    idata = sample_nuts(model, seed=ctx.seed + 1, cores=1, **settings)
+    idata = sample_nuts(model, seed=ctx.seed + 1, **settings)
     gate(ctx, "Normal-Gamma prior", idata, dataset=ds)
     exact = prior.posterior(x)
     t, g = exact.marginal_mu(), exact.marginal_tau()

@@ -149,7 +149,7 @@ def fit_lkj(ctx, t: Table, cf: dict):
         # the constant unit diagonal of chol_corr gives a 0/0 R-hat (so chol_corr is left out of the
         # gate; the correlation is gated through chol and Sigma).
         warnings.filterwarnings("ignore", r"(overflow|invalid value) encountered", RuntimeWarning)
-        idata = sample_nuts(mvn_model(y, "lkj", columns=[short(c) for c in t.labels]), seed=ctx.seed, cores=1,
+        idata = sample_nuts(mvn_model(y, "lkj", columns=[short(c) for c in t.labels]), seed=ctx.seed,
                             **settings)
         gate(ctx, "LKJ prior", idata, exclude=["chol_corr"], dataset=ds)
     post = idata.posterior
@@ -176,7 +176,7 @@ def fit_normal_wishart(ctx, t: Table):
     ctx.log(f"NUTS, Normal-Wishart prior by the Bartlett decomposition (m0 = {prior.m0.tolist()}, "
             f"β0 = {prior.beta0:g}, ν0 = {prior.nu0:g})")
     model = mvn_model(y, prior, columns=names)
-    idata = sample_nuts(model, seed=ctx.seed + 1, cores=1, **settings)
+    idata = sample_nuts(model, seed=ctx.seed + 1, **settings)
     gate(ctx, "Normal-Wishart prior", idata, dataset=ds)
     exact = prior.posterior(y)
     post = idata.posterior

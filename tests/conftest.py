@@ -71,8 +71,10 @@ def quick_run(tmp_path_factory) -> SimpleNamespace:
 
 
 def pytest_collection_modifyitems(config, items):
-    """The first test that needs ``quick_run`` goes first, so that under pytest-xdist one worker
-    starts the nine analyses at once while the others take the rest of the suite."""
-    first = next((i for i, item in enumerate(items) if "quick_run" in getattr(item, "fixturenames", ())), None)
-    if first:
-        items.insert(0, items.pop(first))
+    """The first test that needs ``quick_run`` goes first and the others last, so that under
+    pytest-xdist one worker starts the nine analyses at once while the others take the rest of
+    the suite, and no worker waits on the lock while there is other work."""
+    readers = [item for item in items if "quick_run" in getattr(item, "fixturenames", ())]
+    if readers:
+        others = [item for item in items if item not in readers]
+        items[:] = readers[:1] + others + readers[1:]
