@@ -28,9 +28,9 @@ ROOT = Path(__file__).resolve().parents[1]
 LAYERS: dict[str, tuple[str, ...]] = {
     "inputs": ("validation", "io", "datafile", "data", "ties", "datasets", "extract_rdatasets"),
     "closed forms": ("gaussian", "linear_gaussian", "conjugate", "conjugate_mvn", "sequential", "gmm", "em",
-                     "gmm_spec", "gmm_metrics", "gmm_vb"),
-    "builders": ("gaussian_models", "gmm_builders", "gmm_vb_model"),
-    "fitting": ("fitting", "gmm_fitting", "gmm_arviz", "gmm_advi", "sbc"),
+                     "gmm_spec", "gmm_metrics", "gmm_vb", "gmm_dp"),
+    "builders": ("gaussian_models", "gmm_builders", "gmm_vb_model", "gmm_dp_builders"),
+    "fitting": ("fitting", "gmm_fitting", "gmm_arviz", "gmm_advi", "sbc", "gmm_dp_fitting"),
 }
 NUMPY_ONLY_LAYERS = ("inputs", "closed forms")
 PROBABILISTIC = ("pymc", "pytensor", "arviz", "pymc_extras", "xarray", "numpyro", "jax", "nutpie")
