@@ -50,6 +50,8 @@ __all__ = [
     "gmm_marginal_model",
     "gmm_complete_data_model",
     "gmm_minibatch_model",
+    "component_parameters",
+    "mixture_likelihood",
 ]
 
 _LOG_2PI = float(np.log(2.0 * np.pi))
@@ -77,13 +79,32 @@ def _free_parameters(spec: GMMSpec, *, ordered: bool = True) -> dict:
     Returns dict: ``w`` (K,), ``mu`` (K, D), ``prec_c``, ``prec_z`` (or None).
     """
     import pymc as pm
+
+    flat = spec.priors == "flat"
+    w = pm.Dirichlet("w", a=np.full(spec.n_components, 1.0 if flat else spec.dirichlet_alpha), dims="component")
+    return {"w": w, **component_parameters(spec, ordered=ordered)}
+
+
+def component_parameters(spec: GMMSpec, *, ordered: bool = True, mu_prior_means=None) -> dict:
+    """Create the per-component free variables (no weights) in the current model.
+
+    The means ``mu_first`` (K,) and ``mu_rest`` (K, D-1) and the Bartlett precision factors
+    ``prec_c``, ``prec_z`` with the priors of the module docstring of :mod:`models.gmm_spec`;
+    ``mu_prior_means`` (K,) overrides the prior means of ``mu_first`` (default: evenly spaced in
+    [-1, 1]; a Dirichlet-process base measure passes zeros so that the atoms are i.i.d.).
+
+    Returns dict: ``mu`` (K, D) (a deterministic), ``prec_c``, ``prec_z`` (or None).
+    """
+    import pymc as pm
     import pytensor.tensor as pt
     from pymc.distributions.transforms import ordered as ordered_transform
 
     k, d, ct, nu = spec.n_components, spec.n_features, spec.covariance_type, spec.wishart_dof
     flat = spec.priors == "flat"
-    w = pm.Dirichlet("w", a=np.full(k, 1.0 if flat else spec.dirichlet_alpha), dims="component")
-    prior_means = np.linspace(-1.0, 1.0, k) if k > 1 else np.zeros(1)
+    if mu_prior_means is not None:
+        prior_means = np.asarray(mu_prior_means, dtype=float)
+    else:
+        prior_means = np.linspace(-1.0, 1.0, k) if k > 1 else np.zeros(1)
     if flat:
         if ordered and k > 1:
             mu_first = _flat_ordered("mu_first", prior_means, dims="component")
@@ -110,7 +131,7 @@ def _free_parameters(spec: GMMSpec, *, ordered: bool = True) -> dict:
         dof = dof[0] if ct == "spherical" else dof
         prec_c = pm.ChiSquared("prec_c", nu=dof, dims=c_dims)
         prec_z = pm.Normal("prec_z", 0.0, 1.0, dims=z_dims) if spec.n_lower else None
-    return {"w": w, "mu": mu, "prec_c": prec_c, "prec_z": prec_z}
+    return {"mu": mu, "prec_c": prec_c, "prec_z": prec_z}
 
 
 def _graph_precision(spec: GMMSpec, prec_c, prec_z):
@@ -271,16 +292,28 @@ def _observed_mixture(spec: GMMSpec, observed, *, ordered: bool = True, **kwargs
     Shared by :func:`gmm_marginal_model` (observed: the data) and :func:`gmm_minibatch_model`
     (observed: a minibatch, with ``total_size``); ``kwargs`` go to ``pm.CustomDist``.
     """
+    params = _free_parameters(spec, ordered=ordered)
+    mixture_likelihood(spec, params["w"], params, observed, **kwargs)
+
+
+def mixture_likelihood(spec: GMMSpec, w, params: dict, observed, **kwargs):
+    """The marginalized mixture likelihood ``x`` of ``observed`` (standardized) in the current model.
+
+    w : (K,) tensor of mixture weights (a Dirichlet variable, or stick-breaking weights);
+    params : ``mu`` (K, D), ``prec_c``, ``prec_z`` as :func:`component_parameters` returns them;
+    kwargs go to ``pm.CustomDist`` (``dims``, ``total_size``). Per-row log-density
+    ``logsumexp_k [ln w_k + ln N(x_n | μ_k, Σ_k)]`` as one matrix product (:mod:`models.gmm_spec`).
+    Returns the observed variable.
+    """
     import pymc as pm
     import pytensor.tensor as pt
 
-    params = _free_parameters(spec, ordered=ordered)
     a, b0, u, _ = _graph_natural(spec, params)
-    b = pt.log(params["w"]) + b0
-    pm.CustomDist("x", a, b, params["w"], params["mu"], u,
-                  logp=_mixture_logp_fn(spec.covariance_type, spec.n_features),
-                  random=_mixture_random, signature="(p,k),(k),(k),(k,d),(k,d,d)->(d)",
-                  observed=observed, class_name="GaussianMixture", **kwargs)
+    b = pt.log(w) + b0
+    return pm.CustomDist("x", a, b, w, params["mu"], u,
+                         logp=_mixture_logp_fn(spec.covariance_type, spec.n_features),
+                         random=_mixture_random, signature="(p,k),(k),(k),(k,d),(k,d,d)->(d)",
+                         observed=observed, class_name="GaussianMixture", **kwargs)
 
 
 # --------------------------------------------------------------------------- builders
