@@ -45,7 +45,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import stats
-from scipy.special import logsumexp
+from scipy.special import gammaln, logsumexp
 
 from models.gmm_spec import GMMSpec, means_from_point, precision_factors
 from models.validation import DataError, validate_scalar
@@ -59,12 +59,16 @@ __all__ = [
     "DPPrior",
     "dp_prior",
     "stick_breaking_weights",
+    "stick_fractions",
     "last_stick_expected_weight",
     "active_components",
     "stick_log_prior",
     "component_log_prior",
     "mixture_log_likelihood",
     "dp_log_density",
+    "stick_log_marginal",
+    "alpha_conditional",
+    "dp_marginal_log_density",
 ]
 
 DEFAULT_TRUNCATION = 10
@@ -121,6 +125,16 @@ def stick_breaking_weights(v) -> np.ndarray:
     return np.concatenate([v * before, rest[..., -1:]], axis=-1)
 
 
+def stick_fractions(w) -> np.ndarray:
+    """The inverse of :func:`stick_breaking_weights`: v (…, T-1) from weights w (…, T) summing to 1.
+
+    ``v_t = w_t / (1 - Σ_{s<t} w_s)``; each w_t must be > 0 so that every v_t is in (0, 1).
+    """
+    w = np.asarray(w, dtype=float)
+    left = 1.0 - np.concatenate([np.zeros(w.shape[:-1] + (1,)), np.cumsum(w[..., :-2], axis=-1)], axis=-1)
+    return w[..., :-1] / left
+
+
 def last_stick_expected_weight(alpha, truncation: int) -> np.ndarray:
     """``E[w_T | α] = (α / (1 + α))^(T-1)``, elementwise in α (any shape)."""
     alpha = np.asarray(alpha, dtype=float)
@@ -167,6 +181,36 @@ def mixture_log_likelihood(x_s, w, mu, u) -> np.ndarray:
     log_gauss = half_log_det - 0.5 * np.sum(proj**2, axis=-1) - 0.5 * x_s.shape[1] * _LOG_2PI
     with np.errstate(divide="ignore"):
         return logsumexp(np.log(w) + log_gauss, axis=1)
+
+
+def stick_log_marginal(r, prior: DPPrior) -> float:
+    """ln p(r) with α integrated out, for the sticks' depths ``r_t = -ln(1 - v_t)`` (T-1,).
+
+    Given α the depths are i.i.d. Exponential(α) (``v ~ Beta(1, α)`` has ``1 - v = e^{-r}``), and
+    α ~ Gamma(a, b) is conjugate to them, so
+    ``p(r) = Γ(a + T - 1) / Γ(a) · b^a / (b + Σ_t r_t)^(a + T - 1)`` for r_t >= 0.
+    """
+    r = np.asarray(r, dtype=float)
+    a, b, m = prior.alpha_shape, prior.alpha_rate, r.shape[-1]
+    return float(gammaln(a + m) - gammaln(a) + a * np.log(b) - (a + m) * np.log(b + r.sum(axis=-1)))
+
+
+def alpha_conditional(r, prior: DPPrior) -> tuple[np.ndarray, np.ndarray]:
+    """Shape and rate of α | r ~ Gamma(a + T - 1, b + Σ_t r_t), for depths r (…, T-1)."""
+    r = np.asarray(r, dtype=float)
+    shape = np.full(r.shape[:-1], prior.alpha_shape + r.shape[-1])
+    return shape, prior.alpha_rate + r.sum(axis=-1)
+
+
+def dp_marginal_log_density(x_s, point: dict, spec: GMMSpec, prior: DPPrior) -> float:
+    """Log-density of the model as sampled (:func:`models.gmm_dp_builders.gmm_dp_model`): over the
+    depths ``v_raw`` = r (T-1,) with α integrated out (:func:`stick_log_marginal`), the components,
+    and the mixture log-likelihood with ``v = 1 - exp(-r)``."""
+    r = np.asarray(point["v_raw"], dtype=float)
+    w = stick_breaking_weights(-np.expm1(-r))
+    u = precision_factors(spec, point["prec_c"], point.get("prec_z"))
+    loglik = mixture_log_likelihood(x_s, w, means_from_point(spec, point), u)
+    return stick_log_marginal(r, prior) + component_log_prior(spec, point) + float(loglik.sum())
 
 
 def dp_log_density(x_s, point: dict, spec: GMMSpec, prior: DPPrior) -> float:

@@ -5,10 +5,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from scipy import stats
+from scipy import integrate, stats
 
 from models.gmm_dp import (
     ACTIVE_WEIGHT,
+    alpha_conditional,
+    dp_marginal_log_density,
+    stick_log_marginal,
+    stick_log_prior,
     DEFAULT_TRUNCATION,
     active_components,
     dp_log_density,
@@ -16,6 +20,7 @@ from models.gmm_dp import (
     last_stick_expected_weight,
     mixture_log_likelihood,
     stick_breaking_weights,
+    stick_fractions,
 )
 from models.gmm_spec import make_spec, precision_factors
 from models.validation import DataError
@@ -32,6 +37,12 @@ def test_stick_breaking_weights_match_a_hand_computation_and_sum_to_one():
     # A loop over the definition, written out once more.
     for t in range(9):
         np.testing.assert_allclose(w[..., t], v[..., t] * np.prod(1 - v[..., :t], axis=-1), rtol=1e-13)
+
+
+def test_stick_fractions_invert_the_weights():
+    np.testing.assert_allclose(stick_fractions([1 / 2, 1 / 6, 1 / 12, 1 / 4]), [0.5, 1 / 3, 0.25], rtol=1e-14)
+    v = np.random.default_rng(5).uniform(0.01, 0.99, size=(7, 9))
+    np.testing.assert_allclose(stick_fractions(stick_breaking_weights(v)), v, rtol=1e-10)
 
 
 @pytest.mark.parametrize(("alpha", "t"), [(0.7, 10), (3.0, 4)])
@@ -115,3 +126,41 @@ def test_dp_log_density_sums_its_parts_by_scipy():
     cov = np.linalg.inv(u @ np.swapaxes(u, -1, -2))
     expected += np.log(sum(w[k] * stats.multivariate_normal(point["mu"][k], cov[k]).pdf(x) for k in range(3))).sum()
     assert dp_log_density(x, point, spec, prior) == pytest.approx(expected, rel=1e-10)
+
+
+def test_stick_log_marginal_integrates_alpha_out_of_the_joint_by_quadrature():
+    """ln ∫ Gamma(α | a, b) Π_t Beta(v_t | 1, α) dα, moved to the depths r = -ln(1 - v) by the
+    Jacobian -Σ r, equals the closed form; a wrong exponent (a + T vs a + T - 1) is off by ~ln(b + Σ r)."""
+    prior = dp_prior(6, 1.5, 0.7)
+    v = np.random.default_rng(8).uniform(0.05, 0.95, 5)
+    r = -np.log1p(-v)
+    joint = lambda a: np.exp(stick_log_prior(v, a, prior))                   # noqa: E731
+    integral, _ = integrate.quad(joint, 0, np.inf, epsabs=0, epsrel=1e-12, limit=200)
+    assert stick_log_marginal(r, prior) == pytest.approx(np.log(integral) - r.sum(), rel=1e-10)
+
+
+def test_alpha_conditional_is_the_joint_over_the_marginal():
+    """p(α | r) = p(r, α) / p(r) at several α: the Gamma(a + T - 1, b + Σ r) density."""
+    prior = dp_prior(5, 2.0, 1.0)
+    v = np.random.default_rng(9).uniform(0.05, 0.95, 4)
+    r = -np.log1p(-v)
+    shape, rate = alpha_conditional(r, prior)
+    for a in (0.1, 0.8, 3.0):
+        log_joint = stick_log_prior(v, a, prior) - r.sum()
+        assert stats.gamma.logpdf(a, shape, scale=1 / rate) == pytest.approx(log_joint - stick_log_marginal(r, prior),
+                                                                             rel=1e-11)
+
+
+def test_marginal_log_density_is_the_joint_density_without_alpha():
+    """dp_log_density (over v and α) - Σ r (to depths) = dp_marginal_log_density + ln p(α | r)."""
+    rng = np.random.default_rng(11)
+    x = rng.normal(size=(25, 2))
+    spec, _ = make_spec(x, 4, covariance_type="full", priors="weak", columns=None, dirichlet_alpha=1.0,
+                        mu_prior_sd=2.0, wishart_dof=None, kind="dp")
+    prior = dp_prior(4, 1.0, 1.0)
+    point = random_dp_point(rng, 4, 2)
+    r = -np.log1p(-point["v"])
+    marginal = dp_marginal_log_density(x, point | {"v_raw": r}, spec, prior)
+    shape, rate = alpha_conditional(r, prior)
+    joint = dp_log_density(x, point, spec, prior) - r.sum()
+    assert joint == pytest.approx(marginal + stats.gamma.logpdf(point["alpha"], shape, scale=1 / rate), rel=1e-11)

@@ -1,9 +1,10 @@
 """Tests for models.gmm_dp_builders: the PyMC stick-breaking mixture against the numpy reference.
 
 * log-density: ``model.compile_logp()`` at seeded random points of the unconstrained (value)
-  space equals :func:`models.gmm_dp.dp_log_density` at the same point mapped to the constrained
-  space, to 1e-9 relative — without the transforms' Jacobians (``jacobian=False``) and with them,
-  the Jacobians then added by hand (log: ln α, ln prec_c; logodds: ln v(1-v));
+  space equals :func:`models.gmm_dp.dp_marginal_log_density` at the same point mapped to the
+  constrained space (depths r = -ln(1 - v), α integrated out; that function is tied to the joint
+  density over (v, α) in tests/test_gmm_dp.py), to 1e-9 relative — without PyMC's transforms'
+  Jacobians (``jacobian=False``) and with them, then added by hand (log: ln r, ln prec_c);
 * the deterministic ``w`` equals :func:`models.gmm_dp.stick_breaking_weights`;
 * bad input is refused before any ``pm.Model`` exists, with the message checked.
 """
@@ -12,27 +13,27 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from scipy.special import expit
 
-from models.gmm_dp import dp_log_density, stick_breaking_weights
+from models.gmm_dp import dp_marginal_log_density, stick_breaking_weights
 from models.gmm_dp_builders import gmm_dp_model
 from models.validation import DataError
 
 
 def value_point(rng, model) -> dict:
-    """A random point of the model's value (unconstrained) space, spread wide."""
-    return {v.name: rng.normal(0.0, 1.0, size=model.initial_point()[v.name].shape) for v in model.value_vars}
+    """A random point of the model's value (unconstrained) space; sticks at v ~ Uniform(0.02, 0.98)."""
+    point = {v.name: rng.normal(0.0, 1.0, size=model.initial_point()[v.name].shape) for v in model.value_vars}
+    v = rng.uniform(0.02, 0.98, size=point["v_raw_log__"].shape)
+    point["v_raw_log__"] = np.log(-np.log1p(-v))                              # r = -ln(1 - v)
+    return point
 
 
 def constrained(point: dict, d: int) -> tuple[dict, float]:
-    """The constrained variables at a value-space point, and the log-Jacobian of the transforms."""
-    out = {"alpha": np.exp(point["alpha_log__"]), "v": expit(point["v_logodds__"]),
-           "mu_first": point["mu_first"], "prec_c": np.exp(point["prec_c_log__"])}
+    """The constrained variables at a value-space point and the log-Jacobian of PyMC's log transforms."""
+    out = {"v_raw": np.exp(point["v_raw_log__"]), "mu_first": point["mu_first"],
+           "prec_c": np.exp(point["prec_c_log__"])}
     if d > 1:
         out["mu_rest"], out["prec_z"] = point["mu_rest"], point["prec_z"]
-    log_jac = (point["alpha_log__"] + point["prec_c_log__"].sum()
-               + np.sum(np.log(out["v"]) + np.log1p(-out["v"])))
-    return out, float(log_jac)
+    return out, float(point["v_raw_log__"].sum() + point["prec_c_log__"].sum())
 
 
 @pytest.mark.parametrize(("d", "t"), [(1, 4), (2, 10), (3, 5)])
@@ -49,16 +50,16 @@ def test_log_density_equals_the_numpy_stick_breaking_reference(d, t):
     for _ in range(4):
         point = value_point(rng, model)
         cons, log_jac = constrained(point, d)
-        reference = dp_log_density(x_s, cons, spec, prior)
+        reference = dp_marginal_log_density(x_s, cons, spec, prior)
         assert logp(point) == pytest.approx(reference, rel=1e-9)
         assert logp_jac(point) == pytest.approx(reference + log_jac, rel=1e-9)
-        np.testing.assert_allclose(weights(point), stick_breaking_weights(cons["v"]), rtol=1e-12)
+        np.testing.assert_allclose(weights(point), stick_breaking_weights(-np.expm1(-cons["v_raw"])), rtol=1e-12)
 
 
 def test_model_has_the_documented_variables_and_coords():
     x = np.random.default_rng(0).normal(size=(30, 2))
     model = gmm_dp_model(x, truncation=6, columns=["a", "b"])
-    assert sorted(v.name for v in model.free_RVs) == ["alpha", "mu_first", "mu_rest", "prec_c", "prec_z", "v"]
+    assert sorted(v.name for v in model.free_RVs) == ["mu_first", "mu_rest", "prec_c", "prec_z", "v_raw"]
     assert len(model.coords["component"]) == 6 and len(model.coords["stick"]) == 5
     assert model.coords["feature"] == ("a", "b")
     assert model.dp_prior.truncation == 6 and model.gmm_spec.n_components == 6
