@@ -29,13 +29,21 @@ Truncation: given α, :math:`E[w_T] = (\alpha / (1 + \alpha))^{T-1}`
 (:func:`last_stick_expected_weight`). With T = 10 this is below 1e-3 for α < 0.87; a
 posterior with more mass at larger α needs a larger T.
 
-Here: the validated settings (:func:`dp_prior`), the stick-breaking map
-(:func:`stick_breaking_weights`), the log-density of the whole model at a point
-(:func:`dp_log_density`, written directly — scipy's Beta/Gamma/χ²/Normal densities and the
-Gaussian through its Cholesky-type factor, not the feature expansion the PyMC graph uses — so
-it is an independent reference for :func:`models.gmm_dp_builders.gmm_dp_model`), and the
-summaries of a posterior that do not depend on the labels (:func:`active_components`).
-Numpy/scipy only.
+α integrated out: given α the sticks' depths ``r_t = -ln(1 - v_t)`` are i.i.d. Exponential(α),
+to which the Gamma prior is conjugate, so ``p(r) ∝ (b + Σ_t r_t)^-(a + T - 1)``
+(:func:`stick_log_marginal`) and ``α | r ~ Gamma(a + T - 1, b + Σ_t r_t)``
+(:func:`alpha_conditional`). The PyMC model samples r with α integrated out (the reasons are in
+:mod:`models.gmm_dp_builders`) and α is drawn from its conditional afterwards.
+
+Here: the validated settings (:func:`dp_prior`), the stick-breaking map and its inverse
+(:func:`stick_breaking_weights`, :func:`stick_fractions`), the joint log-density over (v, α)
+and the components (:func:`dp_log_density`, written directly — scipy's Beta/Gamma/χ²/Normal
+densities and the Gaussian through its triangular precision factor, not the feature expansion
+the PyMC graph uses), the same with α integrated out over the depths
+(:func:`dp_marginal_log_density`: the independent reference of
+:func:`models.gmm_dp_builders.gmm_dp_model`'s log-density; the tests tie the two together by
+quadrature and by Bayes' rule), and the count of active components per draw
+(:func:`active_components`). Numpy/scipy only.
 """
 
 from __future__ import annotations

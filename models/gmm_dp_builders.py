@@ -10,7 +10,8 @@ with the components i.i.d. from the base measure of :mod:`models.gmm_dp` (the pr
 GMM prior, all means centred at 0) and the likelihood the same fast marginal log-density as
 :func:`models.gmm_builders.gmm_marginal_model` (``z`` summed out as one matrix product;
 :func:`models.gmm_builders.mixture_likelihood`), on the data standardized the same way.
-The numpy reference of this log-density is :func:`models.gmm_dp.dp_log_density`.
+The graph samples the depths ``v_raw`` = -ln(1 - v) with α integrated out (conjugate; see
+:func:`gmm_dp_model`); its numpy reference is :func:`models.gmm_dp.dp_marginal_log_density`.
 
 Fitting and the posterior's label-invariant summaries are :mod:`models.gmm_dp_fitting`.
 """

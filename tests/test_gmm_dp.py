@@ -9,18 +9,18 @@ from scipy import integrate, stats
 
 from models.gmm_dp import (
     ACTIVE_WEIGHT,
-    alpha_conditional,
-    dp_marginal_log_density,
-    stick_log_marginal,
-    stick_log_prior,
     DEFAULT_TRUNCATION,
     active_components,
+    alpha_conditional,
     dp_log_density,
+    dp_marginal_log_density,
     dp_prior,
     last_stick_expected_weight,
     mixture_log_likelihood,
     stick_breaking_weights,
     stick_fractions,
+    stick_log_marginal,
+    stick_log_prior,
 )
 from models.gmm_spec import make_spec, precision_factors
 from models.validation import DataError
@@ -134,7 +134,7 @@ def test_stick_log_marginal_integrates_alpha_out_of_the_joint_by_quadrature():
     prior = dp_prior(6, 1.5, 0.7)
     v = np.random.default_rng(8).uniform(0.05, 0.95, 5)
     r = -np.log1p(-v)
-    joint = lambda a: np.exp(stick_log_prior(v, a, prior))                   # noqa: E731
+    joint = lambda a: np.exp(stick_log_prior(v, a, prior))
     integral, _ = integrate.quad(joint, 0, np.inf, epsabs=0, epsrel=1e-12, limit=200)
     assert stick_log_marginal(r, prior) == pytest.approx(np.log(integral) - r.sum(), rel=1e-10)
 
