@@ -32,6 +32,10 @@ from models.gmm_builders import gmm_generative_model, gmm_marginal_model
 from models.gmm_fitting import log_likelihood_function
 from models.gmm_spec import Standardization, parameters_to_point
 
+#: Forward draws are one-shot functions: pytensor's Python implementations (no C compilation)
+#: cost milliseconds here, where compiling them in C took ~30 s with an empty cache.
+ONE_SHOT = {"mode": "FAST_COMPILE"}
+
 TITLE = "GMM sampling (book step 4): forward draws by numpy and by the PyMC generative model, tied to the parameters"
 #: --data is not used: the draws come from the book's fixed mixture.
 DATA = DataNeeds(columns=0)
@@ -93,7 +97,8 @@ def pymc_forward(n: int, seed: int):
     model = gmm_generative_model(None, 2, n_obs=n, n_features=2, columns=COLUMNS, standardization=st)
     point = parameters_to_point(model.gmm_spec, BOOK_W, BOOK_MU, BOOK_COV)
     fixed = pm.do(model, point)
-    prior = pm.sample_prior_predictive(draws=1, model=fixed, random_seed=seed, var_names=["z", "x"])
+    prior = pm.sample_prior_predictive(draws=1, model=fixed, random_seed=seed, var_names=["z", "x"],
+                                       compile_kwargs=ONE_SHOT)
     x_s = prior.prior["x"].values[0, 0]
     return st.invert(x_s), prior.prior["z"].values[0, 0].astype(int), model
 
@@ -105,7 +110,8 @@ def prior_draws(n: int, seed: int):
     mean, cov = mixture_moments(BOOK_W, BOOK_MU, BOOK_COV)
     st = Standardization(loc=mean, scale=np.sqrt(np.diag(cov)))
     model = gmm_generative_model(None, 2, n_obs=n, n_features=2, columns=COLUMNS, standardization=st)
-    prior = pm.sample_prior_predictive(draws=3, model=model, random_seed=seed, var_names=["z", "x"])
+    prior = pm.sample_prior_predictive(draws=3, model=model, random_seed=seed, var_names=["z", "x"],
+                                       compile_kwargs=ONE_SHOT)
     return st.invert(prior.prior["x"].values[0]), prior.prior["z"].values[0].astype(int)
 
 

@@ -328,14 +328,17 @@ def log_likelihood_function(model):
     Returns
     -------
     callable ``f(point) -> ndarray (N,)``, where ``point`` maps the free variables' names to
-    constrained values (as :func:`parameters_to_point` gives). Compiled once per model.
+    constrained values (as :func:`parameters_to_point` gives). Compiled once per model, in
+    pytensor's ``FAST_COMPILE`` mode: the analyses call it a handful of times per model (a tie-out
+    at one point), and its Python implementations take milliseconds per call where compiling the
+    graph to C took up to ~30 s with an empty cache (``python -m analyses benchmark``, section 6).
     """
     cached = _LOGLIK_FNS.get(model)
     if cached is not None:
         return cached
     spec = gmm_spec(model)
     fn = model.compile_fn(model.logp(vars=[model["x"]], sum=False)[0], inputs=model.value_vars,
-                          on_unused_input="ignore")
+                          on_unused_input="ignore", mode="FAST_COMPILE")
     pairs = [(v.name, model.values_to_rvs[v].name, model.rvs_to_transforms[model.values_to_rvs[v]])
              for v in model.value_vars]
     shift = spec.standardization.log_jacobian
