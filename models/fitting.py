@@ -80,8 +80,12 @@ def fit_map(model, *, start: dict | None = None, method: str = "BFGS", gtol: flo
 def sample_nuts(model, *, draws: int = 1000, tune: int = 1000, chains: int = 2, seed: int = 0,
                 target_accept: float = 0.9, cores: int | None = None, nuts_sampler: str = "pymc",
                 posterior_predictive: bool = False, progressbar: bool = False, initvals=None,
-                var_names: list[str] | None = None):
+                var_names: list[str] | None = None, init: str = "auto"):
     """Sample ``model`` with NUTS.
+
+    ``init`` is ``pm.sample``'s (default ``"auto"``: jitter+adapt_diag); ``"adapt_diag"`` starts
+    exactly at ``initvals`` (no jitter), for starts that a jitter of ±1 in the unconstrained space
+    would throw out of their mode (:func:`models.gmm_dp_fitting.sample_dp_posterior`).
 
     Returns
     -------
@@ -99,7 +103,7 @@ def sample_nuts(model, *, draws: int = 1000, tune: int = 1000, chains: int = 2, 
     with model, threadpool_limits(limits=1, user_api="blas"):
         idata = pm.sample(
             draws=draws, tune=tune, chains=chains, cores=cores if cores is not None else min(chains, 2),
-            random_seed=seed, target_accept=target_accept, nuts_sampler=nuts_sampler,
+            random_seed=seed, target_accept=target_accept, nuts_sampler=nuts_sampler, init=init,
             progressbar=progressbar, initvals=initvals, var_names=var_names,
             idata_kwargs={"log_likelihood": True}, compute_convergence_checks=False,
         )

@@ -97,8 +97,9 @@ def test_start_point_puts_the_clusters_on_the_first_sticks_largest_first():
 
 @pytest.mark.slow
 def test_nuts_finds_three_active_components_in_three_cluster_data():
-    """~45 s on 2 cores. Measured (seed 1): 98.6 % of 1,000 draws have exactly 3 active components,
-    R-hat <= 1.005, bulk/tail ESS >= 460, no divergences."""
+    """~50 s on 2 cores. Measured (data seed 0, sampler seed 1): 99.0 % of 1,000 draws have exactly
+    3 active components, R-hat 1.003, bulk/tail ESS >= 569, no divergences, E[w_T] 4.1e-4 (also
+    98.8-99.0 % on data seeds 1 and 2 with sampler seeds 2 and 3)."""
     model = gmm_dp_model(three_clusters())
     idata = sample_dp_posterior(model, draws=500, tune=1000, chains=2, seed=1)
     diagnostics = diagnose_dp(idata, model.dp_prior)
@@ -107,3 +108,4 @@ def test_nuts_finds_three_active_components_in_three_cluster_data():
     assert posterior.get(3, 0.0) >= 0.90, posterior
     check = truncation_check(idata, model.dp_prior, warn=False)
     assert check["adequate"], check
+    assert idata.attrs["start_components"] == [3, 3]
