@@ -71,10 +71,13 @@ def quick_run(tmp_path_factory) -> SimpleNamespace:
 
 
 def pytest_collection_modifyitems(config, items):
-    """The first test that needs ``quick_run`` goes first and the others last, so that under
-    pytest-xdist one worker starts the nine analyses at once while the others take the rest of
-    the suite, and no worker waits on the lock while there is other work."""
+    """Order for pytest-xdist: the first test that needs ``quick_run`` goes first (one worker
+    starts the nine analyses at once), then the slow tests (the longest ones, so that none
+    starts last and runs alone), then the rest, and the other ``quick_run`` readers last (no
+    worker waits on its lock while there is other work). ``--dist worksteal`` (pyproject.toml)
+    lets an idle worker take queued tests from a busy one."""
     readers = [item for item in items if "quick_run" in getattr(item, "fixturenames", ())]
-    if readers:
-        others = [item for item in items if item not in readers]
-        items[:] = readers[:1] + others + readers[1:]
+    others = [item for item in items if item not in readers]
+    slow = [item for item in others if item.get_closest_marker("slow")]
+    rest = [item for item in others if not item.get_closest_marker("slow")]
+    items[:] = readers[:1] + slow + rest + readers[1:]
