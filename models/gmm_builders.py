@@ -49,6 +49,7 @@ __all__ = [
     "gmm_generative_model",
     "gmm_marginal_model",
     "gmm_complete_data_model",
+    "gmm_latent_z_model",
     "gmm_minibatch_model",
     "component_parameters",
     "mixture_likelihood",
@@ -438,6 +439,50 @@ def gmm_complete_data_model(x, z, n_components, *, covariance_type: str = "full"
         a, b0, u, _ = _graph_natural(spec, params)
         z_rv = pm.Categorical("z", p=params["w"], observed=z_data, dims="obs")
         pm.CustomDist("x", a, b0, z_rv, params["mu"], u,
+                      logp=_complete_logp_fn(spec.covariance_type, spec.n_components, spec.n_features),
+                      random=_complete_random, signature="(p,k),(k),(),(k,d),(k,d,d)->(d)",
+                      observed=x_data, dims=("obs", "feature"), class_name="GaussianGivenLabel")
+    model.gmm_spec = spec
+    return model
+
+
+def gmm_latent_z_model(x, n_components, *, covariance_type: str = "full", priors: str = "weak", columns=None,
+                       dirichlet_alpha: float = DIRICHLET_ALPHA, mu_prior_sd: float = MU_PRIOR_SD,
+                       wishart_dof: float | None = None, standardization: Standardization | None = None):
+    r"""The generative GMM with the labels ``z`` latent, on the fast complete-data likelihood.
+
+    The joint density of :func:`gmm_generative_model` — ``w ~ Dirichlet``, ``z_n ~ Categorical(w)``,
+    ``x_n | z_n ~ N(μ_{z_n}, Σ_{z_n})`` with the free variables, priors, ordered means and
+    standardization of :func:`gmm_marginal_model` — but ``ln p(x | z)`` is computed as
+    :func:`gmm_complete_data_model` computes it: one (N, P) @ (P, K) product, the column of
+    ``z_n`` picked per row. The generative model's ``MvNormal(μ[z], Σ[z])`` factorizes N
+    covariance matrices per evaluation, one at a time (measured on Old Faithful: 5.5 ms per
+    log-density, 0.36 s per gradient), and a Gibbs sweep over ``z`` evaluates the whole
+    log-density once per point; this graph gives the same numbers (tested to 1e-9) fast enough
+    to sample (:mod:`models.gmm_latent_z`).
+
+    Parameters
+    ----------
+    x : (N, D) observed data; others as :func:`gmm_marginal_model`.
+
+    Returns
+    -------
+    pm.Model with the free variables of :func:`gmm_marginal_model`, the latent ``z`` (N,)
+    (``pm.Categorical``, dims ``obs``), data ``x_std``, ``loc``, ``scale`` and the observed ``x``
+    (N, D), whose per-row log-density is ln N(x_n | μ_{z_n}, Σ_{z_n}) in standardized units.
+    """
+    import pymc as pm
+
+    spec, x = make_spec(x, n_components, covariance_type=covariance_type, priors=priors, columns=columns,
+                        dirichlet_alpha=dirichlet_alpha, mu_prior_sd=mu_prior_sd, wishart_dof=wishart_dof,
+                        kind="latent_z", standardization=standardization)
+    with pm.Model(coords=model_coords(spec, x.shape[0])) as model:
+        _standardization_data(spec)
+        x_data = pm.Data("x_std", spec.standardization.apply(x), dims=("obs", "feature"))
+        params = _free_parameters(spec)
+        a, b0, u, _ = _graph_natural(spec, params)
+        z = pm.Categorical("z", p=params["w"], dims="obs")
+        pm.CustomDist("x", a, b0, z, params["mu"], u,
                       logp=_complete_logp_fn(spec.covariance_type, spec.n_components, spec.n_features),
                       random=_complete_random, signature="(p,k),(k),(),(k,d),(k,d,d)->(d)",
                       observed=x_data, dims=("obs", "feature"), class_name="GaussianGivenLabel")

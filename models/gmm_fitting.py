@@ -49,6 +49,7 @@ __all__ = [
     "sample_gmm_posterior",
     "posterior_parameters",
     "posterior_responsibilities",
+    "responsibility_draws",
     "predictive_in_data_units",
 ]
 
@@ -447,11 +448,35 @@ def posterior_responsibilities(idata, x, spec: GMMSpec, *, max_draws: int | None
     if max_draws is not None and n_draws > max_draws:
         keep = np.linspace(0, n_draws - 1, max_draws).round().astype(int)
         flat = {k: v[keep] for k, v in flat.items()}
+    resp = _responsibilities_at(flat, x, spec)
+    return (resp.mean(axis=0), resp.std(axis=0)) if return_sd else resp.mean(axis=0)
+
+
+def responsibility_draws(idata, x, spec: GMMSpec) -> np.ndarray:
+    r"""The responsibilities :math:`\gamma_{nk}(\theta) = p(z_n = k \mid x_n, \theta)` at every
+    posterior draw (numpy, vectorized), for Monte Carlo errors of their average.
+
+    Parameters
+    ----------
+    x : (N, D) data in data units.
+
+    Returns
+    -------
+    ndarray (chain, draw, N, K); its mean over (chain, draw) is :func:`posterior_responsibilities`.
+    """
+    x = validate_samples_2d(x, name="x", n_features=spec.n_features, allow_constant=True)
+    point = _posterior_point(idata, spec)
+    lead = point["w"].shape[:2]
+    flat = {k: v.reshape((-1,) + v.shape[2:]) for k, v in point.items()}
+    return _responsibilities_at(flat, x, spec).reshape(lead + (x.shape[0], spec.n_components))
+
+
+def _responsibilities_at(flat: dict, x: np.ndarray, spec: GMMSpec) -> np.ndarray:
+    """(S, N, K) responsibilities at S draws of the model's variables (leading axis S)."""
     a, b = natural_parameters(spec, flat["w"], flat["mu"], flat["prec_c"], flat.get("prec_z"))  # (S,P,K),(S,K)
     f = features(spec.standardization.apply(x), spec.covariance_type)                            # (N, P)
     lp = np.einsum("np,spk->snk", f, a) + b[:, None, :]                                          # (S, N, K)
-    resp = np.exp(lp - logsumexp(lp, axis=-1, keepdims=True))
-    return (resp.mean(axis=0), resp.std(axis=0)) if return_sd else resp.mean(axis=0)
+    return np.exp(lp - logsumexp(lp, axis=-1, keepdims=True))
 
 
 def predictive_in_data_units(idata, spec: GMMSpec) -> np.ndarray:

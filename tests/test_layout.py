@@ -30,7 +30,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
     "closed forms": ("gaussian", "linear_gaussian", "conjugate", "conjugate_mvn", "sequential", "gmm", "em",
                      "gmm_spec", "gmm_metrics", "gmm_vb", "gmm_dp"),
     "builders": ("gaussian_models", "gmm_builders", "gmm_vb_model", "gmm_dp_builders"),
-    "fitting": ("fitting", "gmm_fitting", "gmm_arviz", "gmm_advi", "sbc", "gmm_dp_fitting"),
+    "fitting": ("fitting", "gmm_fitting", "gmm_arviz", "gmm_advi", "sbc", "gmm_dp_fitting", "gmm_latent_z"),
 }
 NUMPY_ONLY_LAYERS = ("inputs", "closed forms")
 PROBABILISTIC = ("pymc", "pytensor", "arviz", "pymc_extras", "xarray", "numpyro", "jax", "nutpie")
