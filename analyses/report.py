@@ -221,10 +221,11 @@ def _diagnostics_table(extra: dict) -> str:
 
 
 def _data_and_posteriors(extra: dict) -> str:
-    """Heavy-ties warnings about the data the analysis fitted, and the NetCDF files it saved."""
+    """The analysis' notes (``extra["notes"]``: a verdict, a comparison not run, ...), heavy-ties
+    warnings about the data it fitted, and the NetCDF files it saved."""
     if not isinstance(extra, dict):
         return ""
-    parts = []
+    parts = [f'<p class="data-warning">{html.escape(str(note))}</p>' for note in extra.get("notes") or []]
     for dataset, ties in (extra.get("ties") or {}).items():
         if ties.get("heavy") and ties.get("message"):
             parts.append(f'<p class="data-warning"><strong>{html.escape(dataset)}:</strong> '

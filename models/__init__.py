@@ -37,11 +37,16 @@ _EXPORTS = {
     # PyMC models
     "normal_model": "models.gaussian_models",
     "gmm_marginal_model": "models.gmm_builders",
+    "gmm_dp_model": "models.gmm_dp_builders",
     # fitting
     "fit_map": "models.fitting",
     "fit_gmm_map": "models.gmm_fitting",
     "sample_gmm_posterior": "models.gmm_fitting",
     "posterior_in_data_units": "models.gmm_arviz",
+    "sample_dp_posterior": "models.gmm_dp_fitting",
+    "diagnose_dp": "models.gmm_dp_fitting",
+    "active_component_posterior": "models.gmm_dp_fitting",
+    "truncation_check": "models.gmm_dp_fitting",
 }
 
 __all__ = sorted(_EXPORTS)

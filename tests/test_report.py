@@ -221,3 +221,11 @@ def test_tie_out_table_fits_1400_px_in_headless_chromium(tmp_path):
     assert int(probe["viewport"]) >= 1380 and int(probe["tables"]) == 2
     assert int(probe["headers"]) == 18 and probe["hidden"] == "0" and probe["overflowing"] == "0"
     assert probe["clipped"] == "0" and probe["toggles"] == "4"
+
+
+def test_an_analysis_notes_are_shown_escaped(tmp_path):
+    """``extra["notes"]`` (a verdict, a comparison not run) appear in the analysis' section, escaped."""
+    summary = _fake_run(tmp_path)
+    summary["analyses"]["beta"]["notes"] = ["d: scikit-learn comparison NOT RUN: <not installed> & more."]
+    page = render_report(summary, tmp_path)
+    assert '<p class="data-warning">d: scikit-learn comparison NOT RUN: &lt;not installed&gt; &amp; more.</p>' in page
