@@ -373,6 +373,10 @@ def comparison_text(dataset: str, dp: dict, sklearn: dict, bic_k: int, loo: dict
         verdict = f"{dp_text}; {shown}: " + ", ".join(
             f"{name} disagrees (K = {k}, DP posterior probability {100 * posterior.get(k, 0.0):.0f} %)"
             for name, k in differ.items()) + "."
+    runner_up = sorted(posterior, key=posterior.get)[-2] if len(posterior) > 1 else None
+    if runner_up is not None and posterior[runner_up] >= 0.1:
+        verdict += (f" The DP also gives {100 * posterior[runner_up]:.0f} % to K = {runner_up}: an uncertainty that "
+                    "the single K of BIC, LOO or scikit-learn's point estimate cannot express.")
     missing = []
     if not sklearn.get("run"):
         missing.append(f"{dataset}: scikit-learn comparison NOT RUN: {sklearn.get('reason')}.")

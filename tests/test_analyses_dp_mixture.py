@@ -155,6 +155,8 @@ def test_comparison_text_names_each_disagreement_and_why():
     verdict, notes = dp.comparison_text("bdims", {"posterior": {2: 0.7, 3: 0.3}}, sk, 3, loo)
     assert verdict.startswith("bdims: the DP posterior puts 70 % on 2 active components")
     assert "BIC (EM) disagrees (K = 3, DP posterior probability 30 %)" in verdict and "scikit-learn VB K = 2" in verdict
+    assert verdict.endswith("The DP also gives 30 % to K = 3: an uncertainty that the single K of BIC, LOO or "
+                            "scikit-learn's point estimate cannot express.")
     assert notes[0] == ("bdims: choosing_k's LOO answer not available (no choosing_k record in out); to get it: "
                         "python -m analyses choosing_k.")
     assert len(notes) == 2 and notes[1].startswith("BIC picks one K with more components") and "ln N" in notes[1]
