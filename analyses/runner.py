@@ -73,7 +73,7 @@ DEFAULT_ANALYSES: list[str] = [
     "choosing_k",
 ]
 #: Analyses that run only when named (too long, or not part of the tie-out).
-OPT_IN_ANALYSES: list[str] = ["benchmark", "sbc", "variational_gmm", "dp_mixture"]
+OPT_IN_ANALYSES: list[str] = ["benchmark", "sbc", "variational_gmm", "dp_mixture", "latent_z"]
 
 
 @dataclass

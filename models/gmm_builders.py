@@ -20,6 +20,9 @@ Seed 000, step 4, written three ways over the same parameters:
   vectorized over points *and* components. This is the one to fit (MAP, NUTS, LOO, PPC).
 * :func:`gmm_complete_data_model` — :math:`z` observed, so "the log-sum disappears":
   :math:`\ln p(x, z) = \sum_n [\ln w_{z_n} + \ln\mathcal{N}(x_n \mid \mu_{z_n}, \Sigma_{z_n})]`.
+* :func:`gmm_latent_z_model` — the generative model with ``z`` latent but ``x | z`` computed like
+  the complete-data model (same log-density as :func:`gmm_generative_model`, fast enough for
+  ``pm.sample`` to run its Gibbs step over ``z``; :mod:`models.gmm_latent_z`).
 * :func:`gmm_minibatch_model` — the marginalized model with a ``pm.Minibatch`` as its observed
   data (``total_size = N``), for minibatch ADVI at large N (:mod:`models.gmm_advi`).
 

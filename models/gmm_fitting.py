@@ -5,7 +5,7 @@ r"""Fitting the GMM built by :mod:`models.gmm_builders`: MAP, NUTS, and the post
 * :func:`sample_gmm_posterior` — NUTS (:func:`models.fitting.sample_nuts`) started at an EM fit,
   with the stored log-likelihood shifted to data units.
 * :func:`log_likelihood_function` — the compiled per-point log-likelihood at any point.
-* :func:`posterior_parameters`, :func:`posterior_responsibilities`,
+* :func:`posterior_parameters`, :func:`posterior_responsibilities`, :func:`responsibility_draws`,
   :func:`predictive_in_data_units` — posterior draws mapped back to (w, μ, Σ) in data units.
 
 Responsibilities from the posterior
