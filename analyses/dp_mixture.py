@@ -499,7 +499,9 @@ def figure_density(t: Table, params: dict, sklearn: dict) -> Figure:
         for k in np.flatnonzero(sklearn["weights_sorted"] > ACTIVE_WEIGHT):
             _ellipse(ax2, sklearn["means"][k], sklearn["covariances"][k], CATEGORY_COLORS[1], lw=1.6, ls="--")
         ax2.plot([], [], color=CATEGORY_COLORS[1], ls="--", lw=1.6, label="scikit-learn VB components > 1 %")
-    ax2.set(xlabel=t.labels[0], title="components: posterior draws' ellipses")
+    # The data's range: an occasional broad low-weight component would otherwise widen both panels.
+    ax2.set(xlabel=t.labels[0], title="components: posterior draws' ellipses", xlim=(gx.min(), gx.max()),
+            ylim=(gy.min(), gy.max()))
     ax2.legend(fontsize=7, loc="upper left")
     fig.tight_layout()
     return fig
@@ -567,7 +569,7 @@ def study(ctx, t: Table, prior: DPPrior, index: int) -> dict:
         ctx.log(f"WARNING: {t.name}: the truncation T = {prior.truncation} may cut the DP short: E[w_T] = "
                 f"{truncation['expected_last_weight']:.2g} >= {TRUNCATION_TOL:g}; raise it, e.g. "
                 f"--truncation {2 * prior.truncation}, and run again")
-    shown = ", ".join(f"{k}: {100 * p:.1f} %" for k, p in posterior.items())
+    shown = ", ".join(f"{k}: {100 * p:.3g} %" for k, p in posterior.items())
     ctx.log(f"{t.name}: active components (weight > 1 %) {shown}; α mean {alpha_stats['mean']:.3f}, 90 % interval "
             f"{alpha_stats['interval_90'][0]:.3f}-{alpha_stats['interval_90'][1]:.3f}; E[w_T] "
             f"{truncation['expected_last_weight']:.2g}; NUTS {nuts_seconds:.1f} s "
