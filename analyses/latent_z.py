@@ -106,7 +106,8 @@ def figure_rao_blackwell(draws_z, draws_m, eff_z, eff_m, weight: str) -> Figure:
         ax = axes[0, col]
         for c, chain in enumerate(series):
             ax.plot(chain, lw=0.6, color=CATEGORY_COLORS[c], alpha=0.8, label=f"chain {c}")
-        ax.set(title=f"{label}\nbulk ESS of {weight}: {eff['ess_weight']:.0f} of {series.size} draws",
+        ax.set(title=f"{label}\nbulk ESS of {weight}: {eff['ess_weight']:.0f} of {series.size} draws, "
+                     f"{eff['ess_weight'] / eff['seconds']:.1f} per second of sampling",
                xlabel="draw (after tuning)", ylabel=f"{weight} (weight of the long-eruption component)")
         ax.legend(fontsize=8, loc="upper right")
         acf = eff["autocorrelation"]
@@ -115,7 +116,8 @@ def figure_rao_blackwell(draws_z, draws_m, eff_z, eff_m, weight: str) -> Figure:
         ax.axhline(0.0, color="k", lw=0.6)
         ax.set(title=f"autocorrelation of {weight} (mean over chains); integrated time {eff['integrated_time']:.1f}",
                xlabel="lag (draws)", ylabel="autocorrelation")
-    fig.suptitle("The Rao–Blackwell gain: the same posterior of the weight, sampled with z and with z summed out")
+    fig.suptitle(f"Rao–Blackwell: the weight {weight} sampled with z (left) and with z summed out (right) — "
+                 "per draw and per second")
     fig.tight_layout()
     return fig
 
