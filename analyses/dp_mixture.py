@@ -312,8 +312,9 @@ def choosing_k_answer(out: Path, settings: dict, dataset: str, *, shipped_defaul
         (``shipped_default``) without ``--data``, the first two chosen columns with it.
 
     Returns dict: ``available`` True with ``k`` (LOO's preferred K), ``indistinguishable`` (the K
-    within two standard errors of it), ``ks``, ``quick``, ``covariance_type``; or ``available``
-    False with ``reason`` and ``command`` (what to run to get it).
+    within two standard errors of it), ``ks``, ``quick``, ``covariance_type``, ``failed_checks``
+    (the quantities of choosing_k's failed checks: its answer is then not to be trusted); or
+    ``available`` False with ``reason`` and ``command`` (what to run to get it).
     """
     data = settings.get("data")
     options = "".join(f" --{key} {settings[key]}" for key in ("columns", "dequantize") if settings.get(key))
@@ -345,9 +346,11 @@ def choosing_k_answer(out: Path, settings: dict, dataset: str, *, shipped_defaul
         k = int(extra["preferred"]["LOO"])
     except (KeyError, TypeError, ValueError):
         return missing | {"reason": f"choosing_k's record in {out} holds no LOO answer"}
+    failed = [c.get("quantity", "?") for c in record.get("checks", []) if not c.get("passed")]
     return {"available": True, "k": k, "indistinguishable": [int(v) for v in extra.get("loo_indistinguishable", [])],
             "ks": extra.get("ks"), "quick": bool(theirs.get("quick")),
-            "covariance_type": extra.get("covariance_type"), "finish_time": record.get("finish_time")}
+            "covariance_type": extra.get("covariance_type"), "finish_time": record.get("finish_time"),
+            "failed_checks": failed}
 
 
 def comparison_text(dataset: str, dp: dict, sklearn: dict, bic_k: int, loo: dict) -> tuple[str, list[str]]:
@@ -378,6 +381,11 @@ def comparison_text(dataset: str, dp: dict, sklearn: dict, bic_k: int, loo: dict
         verdict += (f" The DP also gives {100 * posterior[runner_up]:.0f} % to K = {runner_up}: an uncertainty that "
                     "the single K of BIC, LOO or scikit-learn's point estimate cannot express.")
     missing = []
+    if loo.get("available") and loo.get("failed_checks"):
+        failed = loo["failed_checks"]
+        missing.append(f"{dataset}: choosing_k's LOO answer (K = {loo['k']}) comes from a run with {len(failed)} failed "
+                       f"check(s) ({'; '.join(failed[:3])}{'; ...' if len(failed) > 3 else ''}): not to be trusted "
+                       "until choosing_k passes.")
     if not sklearn.get("run"):
         missing.append(f"{dataset}: scikit-learn comparison NOT RUN: {sklearn.get('reason')}.")
     if not loo.get("available"):

@@ -113,10 +113,11 @@ def test_bic_table_agrees_with_scikit_learn():
         assert table["bic"][k] == pytest.approx(reference[k], rel=5e-4)
 
 
-def _write_choosing_k(out, settings: dict, loo: int = 2):
+def _write_choosing_k(out, settings: dict, loo: int = 2, failed: tuple = ()):
     folder = out / "choosing_k"
     folder.mkdir(parents=True)
-    record = {"analysis": "choosing_k", "finish_time": "2026-12-02T13:00:00+00:00",
+    checks = [{"quantity": "K=2 (full): max R-hat", "passed": True}] + [{"quantity": q, "passed": False} for q in failed]
+    record = {"analysis": "choosing_k", "finish_time": "2026-12-02T13:00:00+00:00", "checks": checks,
               "settings": {"seed": 7, "quick": True, "data": None} | settings,
               "extra": {"preferred": {"LOO": loo, "BIC": 2, "AIC": 3}, "loo_indistinguishable": [2, 3],
                         "ks": [1, 2, 3], "covariance_type": "full"}}
@@ -147,6 +148,17 @@ def test_choosing_k_answer_needs_the_same_dequantization_seed(tmp_path):
     ours = {"columns": None, "dropna": None} | settings
     assert dp.choosing_k_answer(tmp_path, ours | {"seed": 7}, "my")["available"]
     assert "seed" in dp.choosing_k_answer(tmp_path, ours | {"seed": 8}, "my")["reason"]
+
+
+def test_a_loo_answer_from_a_failed_choosing_k_run_is_flagged(tmp_path):
+    _write_choosing_k(tmp_path, {}, loo=4, failed=("K=4 (full): max R-hat",))
+    ours = {"data": None, "data_sha256": None, "columns": None, "dropna": None, "dequantize": None, "seed": 7}
+    loo = dp.choosing_k_answer(tmp_path, ours, "faithful")
+    assert loo["available"] and loo["k"] == 4 and loo["failed_checks"] == ["K=4 (full): max R-hat"]
+    verdict, notes = dp.comparison_text("faithful", {"posterior": {2: 1.0}}, {"run": True, "n_active": 2}, 2, loo)
+    assert "LOO (choosing_k) disagrees (K = 4, DP posterior probability 0 %)" in verdict
+    assert notes[0] == ("faithful: choosing_k's LOO answer (K = 4) comes from a run with 1 failed check(s) "
+                        "(K=4 (full): max R-hat): not to be trusted until choosing_k passes.")
 
 
 def test_comparison_text_names_each_disagreement_and_why():
