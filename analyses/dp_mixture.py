@@ -383,8 +383,8 @@ def comparison_text(dataset: str, dp: dict, sklearn: dict, bic_k: int, loo: dict
     missing = []
     if loo.get("available") and loo.get("failed_checks"):
         failed = loo["failed_checks"]
-        missing.append(f"{dataset}: choosing_k's LOO answer (K = {loo['k']}) comes from a run with {len(failed)} failed "
-                       f"check(s) ({'; '.join(failed[:3])}{'; ...' if len(failed) > 3 else ''}): not to be trusted "
+        missing.append(f"{dataset}: choosing_k's LOO answer (K = {loo['k']}) comes from a run with {len(failed)} "
+                       f"failed check(s) ({'; '.join(failed[:3])}{'; ...' if len(failed) > 3 else ''}): not to be trusted "
                        "until choosing_k passes.")
     if not sklearn.get("run"):
         missing.append(f"{dataset}: scikit-learn comparison NOT RUN: {sklearn.get('reason')}.")
@@ -396,22 +396,22 @@ def comparison_text(dataset: str, dp: dict, sklearn: dict, bic_k: int, loo: dict
         direction = "fewer" if k < mode else "more"
         if name.startswith("BIC"):
             reasons.append(
-                f"BIC picks one K with {direction} components than the DP's mode: BIC charges every full-covariance "
-                "component its parameters times ln N, a penalty for complexity that ignores how much weight the "
+                f"{dataset}: BIC picks one K with {direction} components than the DP's mode: BIC charges every "
+                "full-covariance component its parameters times ln N, a penalty for complexity that ignores how much weight the "
                 "component carries, while the DP's count includes any component above 1 % — a small one that "
                 "mends a non-Gaussian cluster shape costs the DP only its stick-breaking prior, whose penalty "
                 "on extra components grows with small α (the Gamma prior's mode is α = 0).")
         elif name.startswith("scikit-learn"):
             reasons.append(
-                f"scikit-learn's variational DP reports {direction} components: it is one local optimum of a "
-                "mean-field approximation, which underestimates posterior uncertainty and cannot say 'K or K+1 "
+                f"{dataset}: scikit-learn's variational DP reports {direction} components: it is one local "
+                "optimum of a mean-field approximation, which underestimates posterior uncertainty and cannot say 'K or K+1 "
                 "with these probabilities'; its concentration is fixed (here at the prior mean a/b) where the "
                 "NUTS fit learns α, and its priors on the components are scikit-learn's data-based defaults, "
                 "not the project's weak prior.")
         else:
             reasons.append(
-                f"LOO prefers {direction} components: it ranks predictive accuracy, not the number of clusters; "
-                "K values whose elpd lies within two standard errors of the best "
+                f"{dataset}: LOO prefers {direction} components: it ranks predictive accuracy, not the number of "
+                "clusters; K values whose elpd lies within two standard errors of the best "
                 f"({', '.join(map(str, loo.get('indistinguishable', []))) or 'none'}) are not distinguishable, and a "
                 "nearly empty extra component changes the predictive density little.")
     return verdict, missing + reasons
@@ -569,8 +569,8 @@ def study(ctx, t: Table, prior: DPPrior, index: int) -> dict:
     mode = max(posterior, key=posterior.get)
     alpha_stats = alpha_summary(alpha)
     truncation = truncation_check(idata, prior, seed=seed, warn=False)
-    ctx.check_bound(f"{t.name}: truncation, E[w_T | α] averaged over α's posterior", truncation["expected_last_weight"],
-                    TRUNCATION_TOL, kind="<=", method=f"truncation_check (T = {prior.truncation})", dataset=t.name,
+    ctx.check_bound(f"{t.name}: truncation, E[w_T | α] averaged over α's posterior",
+                    truncation["expected_last_weight"], TRUNCATION_TOL, kind="<=", method=f"truncation_check (T = {prior.truncation})", dataset=t.name,
                     probability=True, basis=f"the last stick's expected weight below {TRUNCATION_TOL:g}: the "
                                             "truncation leaves out a negligible share of the DP")
     if not truncation["adequate"]:

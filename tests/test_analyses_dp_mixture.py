@@ -116,7 +116,8 @@ def test_bic_table_agrees_with_scikit_learn():
 def _write_choosing_k(out, settings: dict, loo: int = 2, failed: tuple = ()):
     folder = out / "choosing_k"
     folder.mkdir(parents=True)
-    checks = [{"quantity": "K=2 (full): max R-hat", "passed": True}] + [{"quantity": q, "passed": False} for q in failed]
+    checks = [{"quantity": "K=2 (full): max R-hat", "passed": True}]
+    checks += [{"quantity": q, "passed": False} for q in failed]
     record = {"analysis": "choosing_k", "finish_time": "2026-12-02T13:00:00+00:00", "checks": checks,
               "settings": {"seed": 7, "quick": True, "data": None} | settings,
               "extra": {"preferred": {"LOO": loo, "BIC": 2, "AIC": 3}, "loo_indistinguishable": [2, 3],
@@ -171,7 +172,7 @@ def test_comparison_text_names_each_disagreement_and_why():
                             "scikit-learn's point estimate cannot express.")
     assert notes[0] == ("bdims: choosing_k's LOO answer not available (no choosing_k record in out); to get it: "
                         "python -m analyses choosing_k.")
-    assert len(notes) == 2 and notes[1].startswith("BIC picks one K with more components") and "ln N" in notes[1]
+    assert len(notes) == 2 and notes[1].startswith("bdims: BIC picks one K with more components") and "ln N" in notes[1]
 
 
 def test_a_component_collapsed_on_ties_is_found():
