@@ -70,14 +70,57 @@ def quick_run(tmp_path_factory) -> SimpleNamespace:
                            stdout=record["stdout"])
 
 
+#: Rough seconds of the shared --quick run (what the first ``quick_run`` reader pays), for the
+#: schedule below; a slow test states its own as ``@pytest.mark.slow(seconds=...)`` (default 60).
+QUICK_RUN_SECONDS = 240
+SLOW_DEFAULT_SECONDS = 60
+
+
+def _seconds(item) -> float:
+    marker = item.get_closest_marker("slow")
+    return float(marker.kwargs.get("seconds", SLOW_DEFAULT_SECONDS)) if marker is not None else 1.0
+
+
 def pytest_collection_modifyitems(config, items):
-    """Order for pytest-xdist: the first test that needs ``quick_run`` goes first (one worker
-    starts the nine analyses at once), then the slow tests (the longest ones, so that none
-    starts last and runs alone), then the rest, and the other ``quick_run`` readers last (no
-    worker waits on its lock while there is other work). ``--dist worksteal`` (pyproject.toml)
-    lets an idle worker take queued tests from a busy one."""
+    """Order for pytest-xdist's ``--dist worksteal`` (pyproject.toml), which first hands worker
+    i the i-th contiguous slice of the collection (equal counts) and later lets an idle worker
+    steal from the *end* of a busy worker's queue.
+
+    So each slice is built to hold an equal share of the long work, started first: the first
+    test that needs ``quick_run`` opens slice 0 (its worker runs the nine --quick analyses at
+    once), the slow tests go to the slices longest first, each to the slice with the least work
+    so far (``@pytest.mark.slow(seconds=...)``), then the fast tests fill the slices to their
+    counts, and the other ``quick_run`` readers close the slices (no worker waits on its lock
+    while there is other work, and they are the first to be stolen). Without xdist the order
+    is the same as with one worker.
+    """
+    workers = int(getattr(config, "workerinput", {}).get("workercount", 1))
     readers = [item for item in items if "quick_run" in getattr(item, "fixturenames", ())]
     others = [item for item in items if item not in readers]
-    slow = [item for item in others if item.get_closest_marker("slow")]
-    rest = [item for item in others if not item.get_closest_marker("slow")]
-    items[:] = readers[:1] + slow + rest + readers[1:]
+    slow = sorted((item for item in others if item.get_closest_marker("slow")), key=_seconds, reverse=True)
+    fast = [item for item in others if not item.get_closest_marker("slow")]
+
+    sizes = []  # what the scheduler sends each worker: len(pending) // workers_remaining
+    left = len(items)
+    for i in range(workers):
+        sizes.append(left // (workers - i))
+        left -= sizes[-1]
+    heads = [[] for _ in range(workers)]
+    work = [0.0] * workers
+    if readers:
+        heads[0].append(readers[0])
+        work[0] += QUICK_RUN_SECONDS
+    for item in slow:
+        i = min(range(workers), key=lambda j: (work[j], j))
+        heads[i].append(item)
+        work[i] += _seconds(item)
+    tails = [[] for _ in range(workers)]
+    for n, item in enumerate(readers[1:]):
+        tails[n % workers].append(item)
+    ordered, rest = [], iter(fast)
+    for i in range(workers):
+        room = max(0, sizes[i] - len(heads[i]) - len(tails[i]))
+        ordered += heads[i] + [item for _, item in zip(range(room), rest)] + tails[i]
+    ordered += list(rest)
+    assert sorted(map(id, ordered)) == sorted(map(id, items))
+    items[:] = ordered

@@ -240,7 +240,7 @@ def test_truncation_above_n_exits_2_before_a_model_is_built(tmp_path, capsys, no
     assert not (out / "dp_mixture").exists()
 
 
-@pytest.mark.slow  # NUTS on two data sets: ~1-2 min on 2 cores
+@pytest.mark.slow(seconds=120)  # NUTS on two data sets: ~1-2 min on 2 cores
 def test_quick_run_passes_every_check(tmp_path):
     out = tmp_path / "results"
     code = main(["dp_mixture", "--quick", "--out", str(out)])

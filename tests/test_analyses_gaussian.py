@@ -104,7 +104,7 @@ def test_analysis_runs_as_a_script(tmp_path):
     _assert_all_passed(_summary(tmp_path), ["normal_clt"])
 
 
-@pytest.mark.slow
+@pytest.mark.slow(seconds=30)
 def test_book_heights_reproduce_the_books_figures(tmp_path, shared_data):
     """--data ../shared/data/height.txt: MLE 172.70 / 4.83, P(x <= 160) = 0.00427, P(x > 180) = 0.0654."""
     assert runner.main(["height_mle", "--quick", "--out", str(tmp_path), "--data",
@@ -119,7 +119,7 @@ def test_book_heights_reproduce_the_books_figures(tmp_path, shared_data):
     assert round(book["P(x > 180) as the book prints it"], 4) == 0.0654
 
 
-@pytest.mark.slow
+@pytest.mark.slow(seconds=130)
 def test_book_height_weight_reproduce_the_known_figures(tmp_path, shared_data):
     assert runner.main(["height_weight_mvn", "--quick", "--out", str(tmp_path), "--data",
                          str(shared_data / "height_weight.txt")]) == 0

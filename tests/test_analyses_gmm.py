@@ -68,7 +68,7 @@ def test_gmm_analyses_quick_run_passes_every_check(quick_run):
         assert (out / path).stat().st_size > 1000, path
 
 
-@pytest.mark.slow
+@pytest.mark.slow(seconds=40)
 def test_old_faithful_runs_on_the_books_file(tmp_path, shared_data):
     code, _, summary = run_quick(tmp_path, ["old_faithful_gmm"], "--data", str(shared_data / "old_faithful.txt"))
     assert code == 0 and all(c["passed"] for c in summary["checks"])

@@ -10,7 +10,7 @@ import pytest
 from analyses.runner import OPT_IN_ANALYSES, main
 
 
-@pytest.mark.slow  # two NUTS runs, one with a Gibbs sweep over z per iteration, and recover_marginals: ~1-2 min
+@pytest.mark.slow(seconds=120)  # two NUTS runs, one with a Gibbs sweep over z per iteration, and recover_marginals: ~1-2 min
 def test_quick_run_passes_every_check(tmp_path):
     assert "latent_z" in OPT_IN_ANALYSES
     out = tmp_path / "results"

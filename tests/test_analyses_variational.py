@@ -48,7 +48,7 @@ def test_count_options_refuse_zero_before_anything_runs(tmp_path, capsys):
     assert "is an option of variational_gmm" in capsys.readouterr().err
 
 
-@pytest.mark.slow  # NUTS on two data sets plus two ADVI fits each: ~5 min in --quick
+@pytest.mark.slow(seconds=200)  # NUTS on two data sets plus two ADVI fits each: ~5 min in --quick
 def test_quick_run_passes_every_check(tmp_path):
     out = tmp_path / "results"
     code = main(["variational_gmm", "--quick", "--out", str(out)])

@@ -97,7 +97,7 @@ def test_numpyro_twin_has_the_project_models_log_density(faithful):
     assert float(got) == pytest.approx(expected, rel=1e-9)
 
 
-@pytest.mark.slow
+@pytest.mark.slow(seconds=30)
 @pytest.mark.skipif(not available("numpyro"), reason="numpyro not installed (pip install -e '.[bench]')")
 def test_a_numpyro_row_runs_its_chains_at_once_in_a_fresh_process(faithful):
     """set_host_device_count(2) takes effect in the worker: two JAX devices, parallel chains, and

@@ -95,7 +95,7 @@ def test_start_point_puts_the_clusters_on_the_first_sticks_largest_first():
     assert set(start) == {"v_raw", "mu_first", "mu_rest", "prec_c", "prec_z"}
 
 
-@pytest.mark.slow
+@pytest.mark.slow(seconds=60)
 def test_nuts_finds_three_active_components_in_three_cluster_data():
     """~50 s on 2 cores. Measured (data seed 0, sampler seed 1): 99.0 % of 1,000 draws have exactly
     3 active components, R-hat 1.003, bulk/tail ESS >= 569, no divergences, E[w_T] 4.1e-4 (also

@@ -142,7 +142,7 @@ def test_same_starts_are_shared_seeded_and_refuse_another_k():
         same_starts(model, fit_em(x, 3, seed=0), chains=2, seed=3)
 
 
-@pytest.mark.slow  # two runs of 2 x 2000 iterations; the Gibbs sweep evaluates the model 0.8 N times: ~2 min
+@pytest.mark.slow(seconds=120)  # two runs of 2 x 2000 iterations; the Gibbs sweep evaluates the model 0.8 N times: ~2 min
 def test_compound_step_posterior_equals_the_marginalized_posterior():
     from pymc_extras import marginalize, recover_marginals
     from scipy.special import logsumexp

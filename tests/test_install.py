@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.slow(seconds=15)
 
 REPO = Path(__file__).resolve().parents[1]
 #: Not copied for the build: version control, environments, build and run leftovers, tests.

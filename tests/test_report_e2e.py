@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[1]
 FAST = ["closed_forms", "gmm_sampling"]
 
 
-@pytest.mark.slow
+@pytest.mark.slow(seconds=25)
 def test_real_quick_run_renders_in_headless_chromium(tmp_path):
     if CHROMIUM is None:
         pytest.skip("chromium is not installed (.ci/run installs Debian's chromium package)")

@@ -455,7 +455,7 @@ def test_reference_settings_are_the_most_common_and_differences_name_the_package
 # --------------------------------------------------------------------------- the issue's case, real analyses
 
 
-@pytest.mark.slow
+@pytest.mark.slow(seconds=45)
 def test_the_issue_case_with_real_analyses(tmp_path):
     """closed_forms and gmm_sampling --quick into R; the same with --seed 5, Ctrl-C during
     gmm_sampling; then closed_forms alone with --seed 7. Every folder matches its record, the

@@ -186,6 +186,7 @@ def test_unknown_observed_name_is_refused():
         with_swappable_observed(_toy_model(np.zeros(3)), "x")
 
 
+@pytest.mark.slow(seconds=80)  # 120 NUTS fits
 def test_nuts_sbc_toy_model_is_calibrated_and_a_biased_prior_is_caught():
     """60 simulations (L = 99 draws thinned from 2 x 200): calibrated NUTS passes the chi-square
     test. Control: with one observation the prior dominates the posterior, so keeping only prior

@@ -38,7 +38,7 @@ def test_a_failed_run_is_shown_and_makes_the_totals_incomplete():
     assert "| b | failed:" in startup_markdown(measured, s) and "boom" in startup_markdown(measured, s)
 
 
-@pytest.mark.slow
+@pytest.mark.slow(seconds=90)
 def test_height_mle_cold_then_warm_in_fresh_processes():
     """height_mle --quick runs pm.find_MAP once (flat prior) and pm.sample twice (flat and
     Normal-Gamma priors): the ledger must count exactly those, compile C modules only when the
