@@ -20,6 +20,7 @@ import sys
 import arviz as az
 import numpy as np
 import pytest
+from quick_runs import checks_of, run_quick  # tests/ is on sys.path
 from scipy import stats
 
 from analyses import dp_mixture as dp
@@ -242,11 +243,8 @@ def test_truncation_above_n_exits_2_before_a_model_is_built(tmp_path, capsys, no
 
 @pytest.mark.slow(seconds=120)  # NUTS on two data sets: ~1-2 min on 2 cores
 def test_quick_run_passes_every_check(tmp_path):
-    out = tmp_path / "results"
-    code = main(["dp_mixture", "--quick", "--out", str(out)])
-    summary = json.loads((out / "summary.json").read_text())
-    checks = [c for c in summary["checks"] if c["analysis"] == "dp_mixture"]
-    failed = [c for c in checks if not c["passed"]]
+    code, out, summary = run_quick(tmp_path, ["dp_mixture"])
+    checks, failed = checks_of(summary, "dp_mixture")
     assert code == 0 and not failed, failed
     extra = summary["analyses"]["dp_mixture"]
     for name in ("faithful", "bdims"):

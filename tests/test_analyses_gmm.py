@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pytest
+from quick_runs import run_quick  # tests/ is on sys.path
 
-from analyses.runner import DEFAULT_ANALYSES, main
+from analyses.runner import DEFAULT_ANALYSES
 
 GMM_ANALYSES = ["gmm_sampling", "old_faithful_gmm", "body_gmm", "choosing_k"]
 
@@ -27,12 +26,6 @@ def assert_verdict(extra: dict, expected: dict) -> None:
     assert extra["criteria_agree"] is agree, extra["verdict"]
     assert extra["verdict"].startswith("BIC, AIC and LOO agree: K = " if agree else "The criteria disagree: "), \
         extra["verdict"]
-
-
-def run_quick(tmp_path, names, *extra):
-    out = tmp_path / "results"
-    code = main([*names, *extra, "--quick", "--out", str(out)])
-    return code, out, json.loads((out / "summary.json").read_text())
 
 
 def test_gmm_analyses_are_registered_in_order():

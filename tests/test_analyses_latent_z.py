@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
-import json
 import math
 
 import pytest
+from quick_runs import checks_of, run_quick  # tests/ is on sys.path
 
-from analyses.runner import OPT_IN_ANALYSES, main
+from analyses.runner import OPT_IN_ANALYSES
 
 
 @pytest.mark.slow(seconds=120)  # two NUTS runs, one with a Gibbs sweep over z per iteration, and recover_marginals: ~1-2 min
 def test_quick_run_passes_every_check(tmp_path):
     assert "latent_z" in OPT_IN_ANALYSES
-    out = tmp_path / "results"
-    code = main(["latent_z", "--quick", "--out", str(out)])
-    summary = json.loads((out / "summary.json").read_text())
-    checks = [c for c in summary["checks"] if c["analysis"] == "latent_z"]
-    failed = [c for c in checks if not c["passed"]]
+    code, out, summary = run_quick(tmp_path, ["latent_z"])
+    checks, failed = checks_of(summary, "latent_z")
     assert code == 0 and checks and not failed, failed
     quantities = " | ".join(c["quantity"] for c in checks)
     for expected in ("expected step", "explicit z (compound step): max R-hat", "z marginalized (NUTS): divergences",

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import math
 
 import numpy as np
 import pytest
+from quick_runs import checks_of, run_quick  # tests/ is on sys.path
 
 from analyses import variational_gmm as vg
 from analyses.runner import OPT_IN_ANALYSES, main
@@ -50,11 +50,8 @@ def test_count_options_refuse_zero_before_anything_runs(tmp_path, capsys):
 
 @pytest.mark.slow(seconds=200)  # NUTS on two data sets plus two ADVI fits each: ~5 min in --quick
 def test_quick_run_passes_every_check(tmp_path):
-    out = tmp_path / "results"
-    code = main(["variational_gmm", "--quick", "--out", str(out)])
-    summary = json.loads((out / "summary.json").read_text())
-    checks = [c for c in summary["checks"] if c["analysis"] == "variational_gmm"]
-    failed = [c for c in checks if not c["passed"]]
+    code, out, summary = run_quick(tmp_path, ["variational_gmm"])
+    checks, failed = checks_of(summary, "variational_gmm")
     assert code == 0 and not failed, failed
     for name in ("faithful", "bdims"):
         quantities = " | ".join(c["quantity"] for c in checks if c["dataset"] == name)
