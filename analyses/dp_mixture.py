@@ -66,7 +66,6 @@ from analyses.common import (
 from analyses.results_record import data_sha256
 from models import gmm
 from models.data import load_dataset
-from models.em import EMCollapseWarning, fit_em
 from models.gmm_dp import (
     ACTIVE_WEIGHT,
     ALPHA_RATE,
@@ -83,12 +82,12 @@ from models.gmm_dp_fitting import (
     active_component_posterior,
     alpha_draws,
     diagnose_dp,
+    em_bic_over_k,
     label_invariant_draws,
     sample_dp_posterior,
     truncation_check,
 )
 from models.gmm_fitting import posterior_parameters
-from models.gmm_metrics import bic
 from models.ties import tie_report
 from models.validation import DataError
 
@@ -292,15 +291,8 @@ def bic_table(x: np.ndarray, ks, *, seed: int, n_init: int = EM_INIT) -> dict:
 
     Returns dict: ``bic`` {K: value}, ``best`` (the K of the lowest BIC), ``collapsed`` [K, ...].
     """
-    values, collapsed = {}, []
-    for k in ks:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            fit = fit_em(x, k, seed=seed, n_init=n_init, tol=EM_TOL, max_iter=500)
-        if any(issubclass(c.category, EMCollapseWarning) for c in caught):
-            collapsed.append(int(k))
-            continue
-        values[int(k)] = bic(x, fit.weights, fit.means, fit.covariances)
+    fits, collapsed = em_bic_over_k(x, ks, seed=seed, n_init=n_init, tol=EM_TOL, max_iter=500)
+    values = {k: score for k, (_, score) in fits.items()}
     return {"bic": values, "best": int(min(values, key=values.get)), "collapsed": collapsed}
 
 

@@ -63,6 +63,7 @@ __all__ = [
     "active_component_posterior",
     "truncation_check",
     "SPARE_WEIGHT",
+    "em_bic_over_k",
     "dp_start_point",
     "sample_dp_posterior",
 ]
@@ -207,6 +208,25 @@ def truncation_check(idata, prior: DPPrior, *, tol: float = TRUNCATION_TOL, seed
     return out
 
 
+def em_bic_over_k(x: np.ndarray, ks, *, seed: int, **em_options) -> tuple[dict, list[int]]:
+    """The project's EM fit (full covariances, :func:`models.em.fit_em` with ``seed`` and
+    ``em_options``) and its BIC for each K in ``ks``; a K whose fit collapsed
+    (:class:`models.em.EMCollapseWarning`) is left out and listed.
+
+    x : (N, D) data. Returns ``({K: (EMResult, BIC)}, [collapsed K, ...])``.
+    """
+    fits, collapsed = {}, []
+    for k in ks:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            fit = fit_em(x, int(k), seed=seed, **em_options)
+        if any(issubclass(c.category, EMCollapseWarning) for c in caught):
+            collapsed.append(int(k))
+            continue
+        fits[int(k)] = (fit, bic(x, fit.weights, fit.means, fit.covariances))
+    return fits, collapsed
+
+
 def dp_start_point(model, *, seed: int = 0) -> tuple[dict, int]:
     """A start for NUTS with the occupied components on the first sticks, largest first.
 
@@ -218,21 +238,10 @@ def dp_start_point(model, *, seed: int = 0) -> tuple[dict, int]:
     ``mu_rest``, ``prec_c``, ``prec_z``) for ``pm.sample(initvals=...)``; ``k`` the number of
     components of the EM fit it came from (module docstring).
     """
-    import warnings as _w
-
     spec, t = model.gmm_spec, model.dp_prior.truncation
     x = spec.standardization.invert(np.asarray(model["x_std"].get_value()))
-    best = None
-    for k in range(1, t):
-        with _w.catch_warnings(record=True) as caught:
-            _w.simplefilter("always")
-            fit = fit_em(x, k, seed=seed, n_init=3)
-        if any(issubclass(c.category, EMCollapseWarning) for c in caught):
-            continue
-        score = bic(x, fit.weights, fit.means, fit.covariances)
-        if best is None or score < best[0]:
-            best = (score, fit)
-    fit = best[1]                                 # K = 1 never collapses on validated data
+    fits, _ = em_bic_over_k(x, range(1, t), seed=seed, n_init=3)
+    fit = min(fits.values(), key=lambda pair: pair[1])[0]   # K = 1 never collapses on validated data
     k = fit.weights.size
     order = np.argsort(-fit.weights, kind="stable")
     spare = (np.ones(1) if t - k == 1 else stick_breaking_weights(np.full(t - k - 1, 0.5))) * SPARE_WEIGHT
