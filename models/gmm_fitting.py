@@ -27,7 +27,7 @@ import numpy as np
 from scipy.special import logsumexp
 
 from models.em import EMResult, fit_em, kmeans_parameters
-from models.fitting import to_constrained, to_unconstrained
+from models.fitting import map_compile_mode, to_constrained, to_unconstrained
 from models.gmm_spec import (
     GMMSpec,
     features,
@@ -73,6 +73,7 @@ class GMMFit:
     seconds : optimization wall time (the start's EM / k-means++ included, compilation excluded).
     compile_seconds : time spent compiling the log-density and gradient (0 when cached).
     start : ``"kmeans++"``, ``"em"``, ``"given"`` or ``"model"``.
+    compile_mode : the pytensor mode the objective was compiled in (:func:`map_compile_mode`).
     """
 
     weights: np.ndarray
@@ -91,6 +92,7 @@ class GMMFit:
     compile_seconds: float
     start: str
     n_obs: int
+    compile_mode: str = "FAST_RUN"
 
     @property
     def mean_log_likelihood(self) -> float:
@@ -105,13 +107,14 @@ _COMPILED: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 class _Objective:
     """-(log-density)/N and its gradient over the unconstrained variables, as one flat vector."""
 
-    def __init__(self, model, spec: GMMSpec, n_obs: int):
+    def __init__(self, model, spec: GMMSpec, n_obs: int, mode: str):
         import pytensor.tensor as pt
         from pymc.pytensorf import compile as compile_fn
         from pymc.pytensorf import join_nonshared_inputs
 
         start = time.perf_counter()
         self.n_obs = n_obs
+        self.mode = mode
         self.value_vars = list(model.value_vars)
         self.transforms = [model.rvs_to_transforms[model.values_to_rvs[v]] for v in self.value_vars]
         self.names = [model.values_to_rvs[v].name for v in self.value_vars]
@@ -124,7 +127,7 @@ class _Objective:
         outs, flat = join_nonshared_inputs(point, [logp, pt.concatenate([g.ravel() for g in grads])],
                                            self.value_vars)
         scale = 1.0 / n_obs
-        self.fn = compile_fn([flat], [-outs[0] * scale, -outs[1] * scale])
+        self.fn = compile_fn([flat], [-outs[0] * scale, -outs[1] * scale], mode=mode)
         self.fn.trust_input = True
         self.compile_seconds = time.perf_counter() - start
 
@@ -149,24 +152,26 @@ class _Objective:
         return point
 
 
-def map_objective(model) -> "_Objective":
+def map_objective(model, mode: str | None = None) -> "_Objective":
     """The compiled MAP objective of a model built by :mod:`models.gmm_builders` (cached per model).
 
     Returns an object with ``fn(theta) -> (value, gradient)``, the negative per-point mean
     log-density (no Jacobian) and its gradient over the flat vector ``theta`` of unconstrained
     variables, and ``to_flat(point)`` / ``to_point(theta)`` to move between that vector and a
-    point of constrained values. :func:`fit_gmm_map` minimizes exactly this function.
+    point of constrained values. :func:`fit_gmm_map` minimizes exactly this function. ``mode``
+    is the pytensor mode (default :func:`map_compile_mode` of the model's N).
     """
     spec = gmm_spec(model)
-    return _objective(model, spec, _model_data(model).shape[0])[0]
+    n_obs = _model_data(model).shape[0]
+    return _objective(model, spec, n_obs, mode or map_compile_mode(n_obs))[0]
 
 
-def _objective(model, spec: GMMSpec, n_obs: int) -> tuple[_Objective, float]:
+def _objective(model, spec: GMMSpec, n_obs: int, mode: str) -> tuple[_Objective, float]:
     """The model's compiled objective and the compile time this call paid (0 when cached)."""
     cached = _COMPILED.get(model)
-    if cached is not None and cached.n_obs == n_obs:
+    if cached is not None and cached.n_obs == n_obs and cached.mode == mode:
         return cached, 0.0
-    cached = _Objective(model, spec, n_obs)
+    cached = _Objective(model, spec, n_obs, mode)
     _COMPILED[model] = cached
     return cached, cached.compile_seconds
 
@@ -234,7 +239,7 @@ def _inverse_hessian_at(fun, theta: np.ndarray, step: float = 1e-6) -> tuple[np.
 
 
 def fit_gmm_map(model, *, start="auto", seed=None, method: str = "BFGS", gtol: float = 1e-6,
-                maxiter: int = 5000, precondition: bool = True) -> GMMFit:
+                maxiter: int = 5000, precondition: bool = True, compile_mode: str = "auto") -> GMMFit:
     """MAP of a model built here: BFGS on the unconstrained variables, compiled once per model.
 
     The log-density is maximized *without* the Jacobian of the transforms (as ``pm.find_MAP``),
@@ -257,6 +262,10 @@ def fit_gmm_map(model, *, start="auto", seed=None, method: str = "BFGS", gtol: f
     precondition : with BFGS, start its inverse-Hessian estimate from the finite-difference
         Hessian at the start when that is positive definite (halves the evaluations from an
         EM start; see :func:`_inverse_hessian_at`); otherwise BFGS starts from the identity.
+    compile_mode : the pytensor mode of the objective: ``"auto"`` (default,
+        :func:`models.fitting.map_compile_mode`: no C below 10,000 points), ``"FAST_RUN"``
+        (C) or ``"FAST_COMPILE"``. Every mode computes the same function; they trade compile
+        time against evaluation time.
 
     Returns
     -------
@@ -280,7 +289,10 @@ def fit_gmm_map(model, *, start="auto", seed=None, method: str = "BFGS", gtol: f
         raise DataError("fit the marginal model (gmm_marginal_model); the generative one has discrete z.")
     x_s = _model_data(model)
     n = x_s.shape[0]
-    objective, compile_seconds = _objective(model, spec, n)
+    if compile_mode not in ("auto", "FAST_RUN", "FAST_COMPILE"):
+        raise ValueError(f"compile_mode={compile_mode!r}: use 'auto', 'FAST_RUN' (C) or 'FAST_COMPILE' (no C).")
+    mode = map_compile_mode(n) if compile_mode == "auto" else compile_mode
+    objective, compile_seconds = _objective(model, spec, n, mode)
     if isinstance(start, str) and start == "auto":
         start = "em" if spec.kind == "marginal" else None
     t0 = time.perf_counter()
@@ -312,7 +324,7 @@ def fit_gmm_map(model, *, start="auto", seed=None, method: str = "BFGS", gtol: f
                   log_likelihood=float(log_lik), log_density=float(-value * n), point=point,
                   converged=converged, message=str(result.message), n_iterations=int(result.get("nit", -1)),
                   n_evaluations=int(result.nfev) + n_extra, grad_norm=grad_norm, seconds=seconds,
-                  compile_seconds=compile_seconds, start=start_name, n_obs=n)
+                  compile_seconds=compile_seconds, start=start_name, n_obs=n, compile_mode=mode)
 
 
 _LOGLIK_FNS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()

@@ -201,16 +201,22 @@ def test_lkj_prior_marginals(x_bi):
 # --------------------------------------------------------------------------- MAP == MLE
 
 
-def test_flat_map_is_the_univariate_mle():
+#: fit_map compiles small data sets without C (models.fitting.map_compile_mode); both modes are tested.
+MAP_MODES = ["auto", "FAST_RUN"]
+
+
+@pytest.mark.parametrize("compile_mode", MAP_MODES)
+def test_flat_map_is_the_univariate_mle(compile_mode):
     x = load_dataset("heights").column("height_cm")
-    point = fit_map(normal_model(x, "flat"))
+    point = fit_map(normal_model(x, "flat"), compile_mode=compile_mode)
     assert abs(point["mu"] / mle_mean(x) - 1) <= 1e-6
     assert abs(point["sigma"] / np.sqrt(mle_var(x)) - 1) <= 1e-6
 
 
-def test_flat_map_is_the_mvn_mle_dividing_by_n():
+@pytest.mark.parametrize("compile_mode", MAP_MODES)
+def test_flat_map_is_the_mvn_mle_dividing_by_n(compile_mode):
     y = load_dataset("bdims").select(["height_cm", "weight_kg"]).values
-    point = fit_map(mvn_model(y, "flat"))
+    point = fit_map(mvn_model(y, "flat"), compile_mode=compile_mode)
     assert np.max(np.abs(point["mu"] / mle_mean(y) - 1)) <= 1e-6
     Sigma = mle_cov(y)
     assert np.max(np.abs(point["Sigma"] - Sigma)) <= 1e-6 * np.max(np.abs(Sigma))

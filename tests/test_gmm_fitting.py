@@ -126,6 +126,22 @@ def test_map_equals_em_on_synthetic_data_and_recovers_the_truth(synthetic):
     assert np.all(np.abs(fit.weights[perm] - TRUE_W) < 4 * np.sqrt(TRUE_W * (1 - TRUE_W) / synthetic.shape[0]))
 
 
+def test_map_compiled_in_c_equals_em_and_the_default_python_mode(faithful):
+    """At 272 points the default objective is compiled without C (models.fitting.map_compile_mode);
+    the C-compiled objective (FAST_RUN) must reach EM's maximum too, at the same point."""
+    model = model_for(faithful, 2, "full", "flat")
+    default = fit_gmm_map(model, start="kmeans++", seed=1, gtol=1e-9)
+    in_c = fit_gmm_map(model, start="kmeans++", seed=1, gtol=1e-9, compile_mode="FAST_RUN")
+    assert (default.compile_mode, in_c.compile_mode) == ("FAST_COMPILE", "FAST_RUN")
+    em = tight_em(faithful, 2, "full", seed=1)
+    assert in_c.log_likelihood == pytest.approx(em.log_likelihood, rel=RTOL_LOGLIK)
+    assert_same_fit(in_c.weights, in_c.means, in_c.covariances, em.weights, em.means, em.covariances, "full",
+                    faithful.std(axis=0))
+    np.testing.assert_allclose(in_c.means, default.means, rtol=1e-7)
+    with pytest.raises(ValueError, match="compile_mode"):
+        fit_gmm_map(model, compile_mode="C")
+
+
 def test_map_in_one_dimension_equals_em(faithful):
     x = faithful[:, :1]
     fit = fit_gmm_map(gmm_marginal_model(x, 2, priors="flat"), start="kmeans++", seed=0, gtol=1e-9)
