@@ -287,9 +287,12 @@ def mvn_model(x, prior="flat", *, hyper=None, columns=None, eta: float = 2.0) ->
       upper triangular with B_ii² = c_i ~ χ²(nu0 − D + 1 + i) (i = 0..D−1) and B_ij ~ N(0, 1)
       (i < j), Λ = (RB)(RB)ᵀ ~ W(W0, nu0). (It is the usual lower-triangular Bartlett read in
       reversed coordinates.) The c_i are positive (log-transformed by PyMC), the B_ij
-      unconstrained: a smooth space NUTS samples well. Because C = RB is *upper* triangular,
-      F = C⁻ᵀ is the *lower* Cholesky factor of Σ = Λ⁻¹ = C⁻ᵀC⁻¹, so the likelihood and the
-      prior of μ use ``pm.MvNormal(chol=...)`` with one triangular solve and no matrix inverse.
+      unconstrained: a smooth space NUTS samples well. The likelihood and the prior of μ are
+      written with the precision factor itself (:func:`_precision_factor_normal`): with
+      Λ = C Cᵀ, ln N(x | μ, Λ⁻¹) = −(D/2) ln 2π + Σ_i ln C_ii − ½ ‖Cᵀ(x − μ)‖², one matrix
+      product and no solve. (``pm.MvNormal(chol=C⁻ᵀ)``, the same density, spent 77 % of each
+      log-density and gradient in pytensor's Python triangular solves: 2.2 ms against 0.29 ms
+      on bdims.) Draws go through ``pm.MvNormal`` with the lower Cholesky factor C⁻ᵀ of Σ.
 
     Parameters
     ----------
@@ -336,12 +339,35 @@ def mvn_model(x, prior="flat", *, hyper=None, columns=None, eta: float = 2.0) ->
             c = pm.ChiSquared("bartlett_c", nu=_f64(hyper.nu0 - d + 1 + np.arange(d)), dims="dim")
             z = pm.Normal("bartlett_z", _f64(0.0), _f64(1.0), dims="offdiag")
             C = pt.dot(R, _triangular(pt.sqrt(c), z, d, lower=False))  # upper; Λ = C Cᵀ
-            chol = pt.linalg.solve_triangular(C, pt.eye(d), lower=False).T  # lower; Σ = chol cholᵀ
+            chol = pt.linalg.solve_triangular(C, pt.eye(d), lower=False).T  # lower; Σ = chol cholᵀ (draws only)
             pm.Deterministic("Lambda", pt.dot(C, C.T), dims=("dim", "dim_b"))
-            mu = pm.MvNormal("mu", mu=_f64(hyper.m0), chol=chol / _f64(np.sqrt(hyper.beta0)), dims="dim")
+            mu = _precision_factor_normal("mu", _f64(hyper.m0), C * _f64(np.sqrt(hyper.beta0)), dims="dim")
+            _precision_factor_normal("x", mu, C, observed=x_data, dims=("obs", "dim"))
         pm.Deterministic("Sigma", pt.dot(chol, chol.T), dims=("dim", "dim_b"))
-        pm.MvNormal("x", mu=mu, chol=chol, observed=x_data, dims=("obs", "dim"))
+        if prior != "normal_wishart":
+            pm.MvNormal("x", mu=mu, chol=chol, observed=x_data, dims=("obs", "dim"))
     return model
+
+
+def _precision_factor_logp(value, mu, C):
+    """ln N(value | μ, (C Cᵀ)⁻¹) for C upper triangular with a positive diagonal; value (..., D)."""
+    d = C.shape[-1]
+    proj = pt.dot(value - mu, C)                                  # rows (x − μ)ᵀ C; ‖·‖² = (x − μ)ᵀ Λ (x − μ)
+    return (-0.5 * d * np.log(2 * np.pi) + pt.sum(pt.log(pt.diagonal(C)))
+            - 0.5 * pt.sum(proj**2, axis=-1))
+
+
+def _precision_factor_draws(mu, C, size):
+    chol = pt.linalg.solve_triangular(C, pt.eye(C.shape[-1]), lower=False).T   # Σ = C⁻ᵀ C⁻¹
+    return pm.MvNormal.dist(mu=mu, chol=chol, size=size)
+
+
+def _precision_factor_normal(name: str, mu, C, **kwargs):
+    """x ~ N(μ, Λ⁻¹) given an upper-triangular factor C of the precision, Λ = C Cᵀ
+    (``pm.CustomDist``): its log-density needs no triangular solve (see :func:`mvn_model`), its
+    draws are ``pm.MvNormal``'s with the Cholesky factor C⁻ᵀ of Σ."""
+    return pm.CustomDist(name, mu, C, logp=_precision_factor_logp, dist=_precision_factor_draws,
+                         signature="(d),(d,d)->(d)", **kwargs)
 
 
 # --------------------------------------------------------------------------- linear-Gaussian
